@@ -1,0 +1,113 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Version is the signaling protocol version. It changes whenever a message
+// changes incompatibly; the broker refuses peers that speak another one.
+const Version = 1
+
+// Subprotocol is the WebSocket subprotocol that carries Version. Clients offer
+// it in Sec-WebSocket-Protocol; the broker selects it or closes the socket with
+// CloseUnsupportedVersion.
+var Subprotocol = fmt.Sprintf("epicshare.v%d", Version)
+
+// WebSocket close codes used by the broker (4000-4999 is the range RFC 6455
+// leaves to applications).
+const (
+	// CloseUnsupportedVersion: the client did not offer Subprotocol.
+	CloseUnsupportedVersion = 4001
+	// CloseProtocolError: the client sent a message that is not a valid Envelope.
+	CloseProtocolError = 4002
+	// CloseGoingAway: the broker is shutting down.
+	CloseGoingAway = 4003
+)
+
+// Message types of Envelope.Type.
+const (
+	// TypeWelcome (broker → peer) carries the peer's own ID in ID.
+	TypeWelcome = "welcome"
+	// TypeSend (peer → broker) asks the broker to deliver Data to To.
+	TypeSend = "send"
+	// TypeMessage (broker → peer) delivers Data sent by From.
+	TypeMessage = "message"
+	// TypeLeft (broker → peer) says that Peer's socket closed.
+	TypeLeft = "left"
+	// TypeError (broker → peer) reports a refused message; Code says why and
+	// To names the target of the refused message, if any.
+	TypeError = "error"
+)
+
+// Error codes of Envelope.Code.
+const (
+	CodeUnknownPeer = "unknown-peer" // no peer with that ID is connected
+	CodeBadMessage  = "bad-message"  // the envelope could not be understood
+	CodeRateLimited = "rate-limited" // too many messages; this one was dropped
+	CodeTooLarge    = "too-large"    // the message exceeds the broker's limit
+)
+
+// Envelope is the one JSON object exchanged with the broker. Which fields are
+// set depends on Type; see the Type constants.
+type Envelope struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id,omitempty"`
+	To      string          `json:"to,omitempty"`
+	From    string          `json:"from,omitempty"`
+	Peer    string          `json:"peer,omitempty"`
+	Code    string          `json:"code,omitempty"`
+	Message string          `json:"message,omitempty"`
+	Data    json.RawMessage `json:"data,omitempty"`
+}
+
+// ErrBadEnvelope is wrapped by DecodeEnvelope for every malformed input.
+var ErrBadEnvelope = errors.New("malformed signaling message")
+
+// DecodeEnvelope parses and validates one envelope. It accepts only the
+// fields its type allows to matter, and well-formed peer IDs.
+func DecodeEnvelope(b []byte) (Envelope, error) {
+	var e Envelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Envelope{}, fmt.Errorf("%w: %v", ErrBadEnvelope, err)
+	}
+	check := func(name, id string) error {
+		if !ValidPeerID(id) {
+			return fmt.Errorf("%w: %s %q is not a peer ID", ErrBadEnvelope, name, truncate(id))
+		}
+		return nil
+	}
+	var err error
+	switch e.Type {
+	case TypeWelcome:
+		err = check("id", e.ID)
+	case TypeSend:
+		err = check("to", e.To)
+		if err == nil && len(e.Data) == 0 {
+			err = fmt.Errorf("%w: send without data", ErrBadEnvelope)
+		}
+	case TypeMessage:
+		err = check("from", e.From)
+	case TypeLeft:
+		err = check("peer", e.Peer)
+	case TypeError:
+		if e.Code == "" {
+			err = fmt.Errorf("%w: error without code", ErrBadEnvelope)
+		}
+	default:
+		err = fmt.Errorf("%w: unknown type %q", ErrBadEnvelope, truncate(e.Type))
+	}
+	if err != nil {
+		return Envelope{}, err
+	}
+	return e, nil
+}
+
+func truncate(s string) string {
+	const max = 40
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}

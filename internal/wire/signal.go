@@ -1,0 +1,78 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Kinds of Signal, the peer-to-peer payload carried in Envelope.Data.
+const (
+	// SignalHello (receiver → sender): "I opened your link, offer me a connection."
+	SignalHello = "hello"
+	// SignalOffer (sender → receiver) carries the SDP offer.
+	SignalOffer = "offer"
+	// SignalAnswer (receiver → sender) carries the SDP answer.
+	SignalAnswer = "answer"
+	// SignalCandidate (both ways) carries one trickled ICE candidate.
+	SignalCandidate = "candidate"
+	// SignalBye (both ways) ends the negotiation with a reason for the user.
+	SignalBye = "bye"
+)
+
+// MaxSDP bounds an SDP blob; real ones for one data channel are ~1-3 KiB.
+const MaxSDP = 32 << 10
+
+// Candidate mirrors RTCIceCandidateInit so that the browser can send what its
+// icecandidate event gives it unchanged.
+type Candidate struct {
+	Candidate     string  `json:"candidate"`
+	SDPMid        *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex *uint16 `json:"sdpMLineIndex,omitempty"`
+}
+
+// Signal is the payload peers exchange through the broker.
+type Signal struct {
+	Kind      string     `json:"kind"`
+	SDP       string     `json:"sdp,omitempty"`
+	Candidate *Candidate `json:"candidate,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+}
+
+// ErrBadSignal is wrapped by DecodeSignal for every malformed payload.
+var ErrBadSignal = errors.New("malformed peer signal")
+
+// DecodeSignal parses and validates a peer signal.
+func DecodeSignal(b []byte) (Signal, error) {
+	var s Signal
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Signal{}, fmt.Errorf("%w: %v", ErrBadSignal, err)
+	}
+	switch s.Kind {
+	case SignalHello, SignalBye:
+	case SignalOffer, SignalAnswer:
+		if s.SDP == "" || len(s.SDP) > MaxSDP {
+			return Signal{}, fmt.Errorf("%w: %s with %d bytes of SDP", ErrBadSignal, s.Kind, len(s.SDP))
+		}
+	case SignalCandidate:
+		// An empty candidate string is the end-of-candidates marker.
+		if s.Candidate == nil || len(s.Candidate.Candidate) > 1024 {
+			return Signal{}, fmt.Errorf("%w: bad candidate", ErrBadSignal)
+		}
+	default:
+		return Signal{}, fmt.Errorf("%w: unknown kind %q", ErrBadSignal, truncate(s.Kind))
+	}
+	if len(s.Reason) > 500 {
+		s.Reason = s.Reason[:500]
+	}
+	return s, nil
+}
+
+// Encode returns s as JSON for Envelope.Data.
+func (s Signal) Encode() json.RawMessage {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err) // Signal has only strings and pointers to them
+	}
+	return b
+}
