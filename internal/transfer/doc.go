@@ -1,0 +1,30 @@
+// Package transfer owns the EpicShare file protocol: the manifest, the frames
+// that carry it and the file data, hashing, and writing received files safely.
+// It runs over any io.ReadWriteCloser — a Pion data channel in the product, a
+// net.Pipe in tests — and knows nothing of WebRTC, websockets or the GUI.
+//
+// # Frames
+//
+// Every frame is a 4-byte big-endian length n, then n bytes: one type byte
+// and the payload. A frame is at most MaxFrame bytes in all, and a writer
+// writes each frame with a single Write call, so on a message-oriented data
+// channel one message carries exactly one frame (the browser page relies on
+// this).
+//
+// # Flow
+//
+//	sender                                               receiver
+//	  | --- manifestPart … manifest (JSON Manifest) ------> |  validate, ask the user
+//	  | <-- accept (JSON) or cancel{reason} --------------- |
+//	  | --- data … data, fileEnd{sha256}  (file 0) -------> |  write NAME.part, hash,
+//	  | --- data … data, fileEnd{sha256}  (file 1) -------> |  verify, rename to NAME
+//	  |                      …                              |
+//	  | <-- done ------------------------------------------ |  every file verified
+//	  | close                                               |
+//
+// Files are sent in manifest order; directories carry no data. Either side
+// may send cancel{reason} at any time; the other side stops and reports the
+// reason. The sender finishes on the receiver's done, never on a timer, and
+// the receiver keeps the channel open after done until the sender closes it,
+// so done is never lost in a closing connection.
+package transfer

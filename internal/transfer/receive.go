@@ -1,0 +1,411 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ReceiveOptions tune Receive.
+type ReceiveOptions struct {
+	// Confirm, if set, is asked before anything is written. Returning an
+	// error declines the offer; the sender is told the receiver declined.
+	Confirm func(context.Context, Manifest) error
+	// Progress, if set, is called from Receive's goroutine at most every
+	// 100 ms and at every file boundary; it must not block.
+	Progress func(Progress)
+}
+
+// Result describes a completed receive.
+type Result struct {
+	Manifest Manifest
+	// Saved lists the top-level items as named in the target folder; a
+	// name differs from the manifest's when that name was already taken.
+	Saved []string
+}
+
+// doneLinger bounds how long the receiver waits, after saying done, for the
+// sender to close the stream.
+const doneLinger = 5 * time.Second
+
+// Receive reads an offer from rwc and writes the files under dir, which
+// must exist. Every file is written as NAME.part and renamed to its final
+// name only once its SHA-256 matches; existing files are never overwritten
+// (a taken name becomes "name (1).ext"). Nothing is written outside dir.
+// Receive closes rwc before it returns.
+func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts ReceiveOptions) (*Result, error) {
+	c := newConn(rwc)
+	stop := c.onCancel(ctx, "the receiver stopped the transfer")
+	defer func() {
+		stop()
+		rwc.Close()
+	}()
+
+	m, err := c.readManifest()
+	if err != nil {
+		if errors.Is(err, ErrBadManifest) {
+			c.abort("the receiver refused the offer: " + err.Error())
+		}
+		return nil, readErr(ctx, err)
+	}
+	root, err := openTarget(dir)
+	if err != nil {
+		c.abort("the receiver cannot write to its folder")
+		return nil, err
+	}
+	defer root.Close()
+	if opts.Confirm != nil {
+		if err := opts.Confirm(ctx, m); err != nil {
+			if ctx.Err() != nil {
+				return nil, readErr(ctx, err)
+			}
+			c.abort("the receiver declined")
+			return nil, fmt.Errorf("%w: %v", ErrDeclined, err)
+		}
+	}
+
+	w := &writer{root: root, m: m, top: make(map[string]string)}
+	fail := func(err error) (*Result, error) {
+		if ctx.Err() != nil {
+			return nil, readErr(ctx, err)
+		}
+		var pe *PeerError
+		if !errors.As(err, &pe) && !errors.Is(err, ErrConnectionLost) {
+			c.abort(reasonFor(err))
+		}
+		return nil, err
+	}
+	if err := w.makeDirs(); err != nil {
+		return fail(err)
+	}
+	if err := c.fw.write(frameAccept, []byte("{}")); err != nil {
+		return nil, readErr(ctx, err)
+	}
+
+	tr := newTracker(opts.Progress, m.Total())
+	for i, e := range m.Entries {
+		if e.Dir {
+			continue
+		}
+		tr.file(i, e)
+		if err := c.receiveFile(ctx, w, e, tr); err != nil {
+			return fail(err)
+		}
+	}
+	if err := w.chmodDirs(); err != nil {
+		return fail(err)
+	}
+	if err := c.fw.write(frameDone, nil); err != nil {
+		return nil, readErr(ctx, err)
+	}
+	tr.finish()
+	c.linger()
+	return &Result{Manifest: m, Saved: w.saved}, nil
+}
+
+// linger waits for the sender to close after done, so that done is
+// delivered before this side tears the connection down.
+func (c *conn) linger() {
+	t := time.AfterFunc(doneLinger, func() { c.rwc.Close() })
+	defer t.Stop()
+	for {
+		if _, _, err := c.fr.next(); err != nil {
+			return
+		}
+	}
+}
+
+func (c *conn) readManifest() (Manifest, error) {
+	var b []byte
+	for {
+		t, payload, err := c.fr.next()
+		if err != nil {
+			return Manifest{}, err
+		}
+		switch t {
+		case frameManifestPart, frameManifest:
+		case frameCancel:
+			return Manifest{}, peerCanceled(payload)
+		default:
+			return Manifest{}, unexpected(t, "manifest")
+		}
+		if len(b)+len(payload) > maxManifest {
+			return Manifest{}, fmt.Errorf("%w: larger than %d bytes", ErrBadManifest, maxManifest)
+		}
+		b = append(b, payload...)
+		if t == frameManifest {
+			return DecodeManifest(b)
+		}
+	}
+}
+
+// receiveFile reads the data frames of one file into NAME.part, verifies
+// them and gives the file its final name.
+func (c *conn) receiveFile(ctx context.Context, w *writer, e Entry, tr *tracker) error {
+	f, tmp, err := w.createPart(e)
+	if err != nil {
+		return err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
+			w.root.Remove(tmp)
+		}
+	}()
+	h := sha256.New()
+	var got int64
+	for {
+		t, payload, err := c.fr.next()
+		if err != nil {
+			return readErr(ctx, err)
+		}
+		switch t {
+		case frameData:
+			if got += int64(len(payload)); got > e.Size {
+				return fmt.Errorf("%w: the sender sent more than the %d bytes announced for %s", ErrProtocol, e.Size, e.Path)
+			}
+			if _, err := f.Write(payload); err != nil {
+				return fmt.Errorf("write %s: %w", e.Path, err)
+			}
+			h.Write(payload)
+			tr.add(len(payload))
+		case frameFileEnd:
+			if err := verify(e, got, h, payload); err != nil {
+				return err
+			}
+			if err := f.Sync(); err != nil {
+				return fmt.Errorf("write %s: %w", e.Path, err)
+			}
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("write %s: %w", e.Path, err)
+			}
+			keep = true
+			if err := w.finish(e, tmp); err != nil {
+				w.root.Remove(tmp)
+				return err
+			}
+			return nil
+		case frameCancel:
+			return peerCanceled(payload)
+		default:
+			return unexpected(t, "file data")
+		}
+	}
+}
+
+func verify(e Entry, got int64, h hash.Hash, sum []byte) error {
+	if got != e.Size {
+		return fmt.Errorf("%w: %s: got %d of %d bytes", ErrProtocol, e.Path, got, e.Size)
+	}
+	if !bytes.Equal(h.Sum(nil), sum) {
+		return fmt.Errorf("%w: %s", ErrVerify, e.Path)
+	}
+	return nil
+}
+
+// reasonFor words a local failure for the other side.
+func reasonFor(err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return "the receiver's disk is full"
+	case errors.Is(err, ErrVerify):
+		return err.Error()
+	case errors.Is(err, ErrProtocol):
+		return "the receiver refused the data: " + err.Error()
+	}
+	return "the receiver could not save the files"
+}
+
+// openTarget opens dir as the root of everything Receive writes and checks
+// that it is writable, so a read-only folder fails before anything starts.
+func openTarget(dir string) (*os.Root, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open target folder: %w", err)
+	}
+	probe := fmt.Sprintf(".epicshare-probe-%d", time.Now().UnixNano())
+	f, err := root.OpenFile(probe, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("target folder %s is not writable: %w", dir, err)
+	}
+	f.Close()
+	root.Remove(probe)
+	return root, nil
+}
+
+// writer places a manifest's entries under a root, renaming top-level
+// items whose names are taken.
+type writer struct {
+	root  *os.Root
+	m     Manifest
+	top   map[string]string // manifest top-level folder → claimed name
+	dirs  []Entry
+	saved []string
+}
+
+// local maps a manifest path to its path under the root.
+func (w *writer) local(p string) string {
+	first, rest, nested := strings.Cut(p, "/")
+	if !nested {
+		return p
+	}
+	return w.top[first] + "/" + rest
+}
+
+// makeDirs claims a fresh name for every top-level folder, then creates
+// every folder of the manifest.
+func (w *writer) makeDirs() error {
+	for _, e := range w.m.Entries {
+		first, _, nested := strings.Cut(e.Path, "/")
+		if (!nested && !e.Dir) || w.top[first] != "" {
+			continue
+		}
+		name, err := claim(first, func(cand string) error { return w.root.Mkdir(cand, 0o700) })
+		if err != nil {
+			return fmt.Errorf("create folder %s: %w", first, err)
+		}
+		w.top[first] = name
+		w.saved = append(w.saved, name)
+	}
+	for _, e := range w.m.Entries {
+		if e.Dir {
+			if err := w.root.MkdirAll(w.local(e.Path), 0o700); err != nil {
+				return fmt.Errorf("create folder %s: %w", e.Path, err)
+			}
+			w.dirs = append(w.dirs, e)
+		}
+	}
+	return nil
+}
+
+// chmodDirs gives folders their modes once their files are written (a
+// read-only folder could not be filled otherwise).
+func (w *writer) chmodDirs() error {
+	for i := len(w.dirs) - 1; i >= 0; i-- {
+		e := w.dirs[i]
+		if err := w.root.Chmod(w.local(e.Path), dirMode(e.Mode)); err != nil {
+			return fmt.Errorf("set mode of %s: %w", e.Path, err)
+		}
+	}
+	return nil
+}
+
+// Modes keep the owner's access and never grant write to others.
+func dirMode(m uint32) fs.FileMode  { return fs.FileMode(m|0o700) &^ 0o022 }
+func fileMode(m uint32) fs.FileMode { return fs.FileMode(m|0o600) &^ 0o022 }
+
+// createPart creates the temporary file for e, never reusing an existing one.
+func (w *writer) createPart(e Entry) (*os.File, string, error) {
+	final := w.local(e.Path)
+	if dir := parentOf(final); dir != "" {
+		if err := w.root.MkdirAll(dir, 0o700); err != nil {
+			return nil, "", fmt.Errorf("create folder for %s: %w", e.Path, err)
+		}
+	}
+	var f *os.File
+	tmp, err := claim(final+".part", func(cand string) error {
+		var err error
+		f, err = w.root.OpenFile(cand, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		return err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("create %s: %w", e.Path, err)
+	}
+	return f, tmp, nil
+}
+
+// finish gives a verified temporary file its final name, without ever
+// replacing an existing file.
+func (w *writer) finish(e Entry, tmp string) error {
+	if err := w.root.Chmod(tmp, fileMode(e.Mode)); err != nil {
+		return fmt.Errorf("set mode of %s: %w", e.Path, err)
+	}
+	moved := false
+	name, err := claim(w.local(e.Path), func(cand string) error {
+		// A hard link fails atomically if cand exists.
+		err := w.root.Link(tmp, cand)
+		if err == nil || errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		// File systems without hard links: check, then rename.
+		if _, err := w.root.Lstat(cand); err == nil {
+			return fs.ErrExist
+		}
+		if err := w.root.Rename(tmp, cand); err != nil {
+			return err
+		}
+		moved = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save %s: %w", e.Path, err)
+	}
+	if !moved {
+		if err := w.root.Remove(tmp); err != nil {
+			return fmt.Errorf("save %s: %w", e.Path, err)
+		}
+	}
+	if !strings.Contains(e.Path, "/") {
+		w.saved = append(w.saved, name)
+	}
+	return nil
+}
+
+// maxClaims bounds the "name (n).ext" search.
+const maxClaims = 1000
+
+// claim calls try with name, then "name (1)", "name (2)"… until try
+// succeeds or fails with anything but "exists", and returns the name used.
+func claim(name string, try func(string) error) (string, error) {
+	dir, base := "", name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		dir, base = name[:i+1], name[i+1:]
+	}
+	stem, ext := splitExt(base)
+	for n := 0; n < maxClaims; n++ {
+		cand := name
+		if n > 0 {
+			cand = fmt.Sprintf("%s%s (%d)%s", dir, stem, n, ext)
+		}
+		err := try(cand)
+		if err == nil {
+			return cand, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("%s: %d names taken", name, maxClaims)
+}
+
+// splitExt splits "report.tar.gz" into "report" and ".tar.gz", ".bashrc"
+// into ".bashrc" and "", "a.txt.part" into "a.txt" and ".part"... except
+// that a ".part" suffix keeps the real extension with it: "a (1).txt.part".
+func splitExt(base string) (stem, ext string) {
+	suffix := ""
+	if s, ok := strings.CutSuffix(base, ".part"); ok && s != "" {
+		base, suffix = s, ".part"
+	}
+	i := strings.IndexByte(base[1:], '.') // a leading dot is part of the name
+	if i < 0 {
+		return base, suffix
+	}
+	i++
+	// Keep only the last extension unless it is a known compound one.
+	last := strings.LastIndexByte(base, '.')
+	if j := strings.LastIndexByte(base[:last], '.'); j >= i && base[j:last] == ".tar" {
+		return base[:j], base[j:] + suffix
+	}
+	return base[:last], base[last:] + suffix
+}

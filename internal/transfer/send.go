@@ -1,0 +1,162 @@
+package transfer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// SendOptions tune Send.
+type SendOptions struct {
+	// Progress, if set, is called from Send's goroutine at most every 100 ms
+	// and at every file boundary; it must not block.
+	Progress func(Progress)
+}
+
+// Accept is the receiver's answer to a manifest. It is empty in this
+// version; resume offsets will go here.
+type Accept struct{}
+
+// Send offers o over rwc and streams every file once the receiver accepts.
+// It returns nil only after the receiver confirmed that every file verified.
+// Send closes rwc before it returns. Canceling ctx tells the receiver that
+// the sender stopped.
+func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOptions) (err error) {
+	c := newConn(rwc)
+	stop := c.onCancel(ctx, "the sender stopped sharing")
+	defer func() {
+		stop()
+		rwc.Close()
+	}()
+
+	if err := c.sendManifest(o.Manifest); err != nil {
+		return readErr(ctx, err)
+	}
+	t, payload, err := c.fr.next()
+	if err != nil {
+		return readErr(ctx, err)
+	}
+	switch t {
+	case frameAccept:
+		var a Accept
+		if err := json.Unmarshal(payload, &a); err != nil {
+			return fmt.Errorf("%w: bad accept: %v", ErrProtocol, err)
+		}
+	case frameCancel:
+		return peerCanceled(payload)
+	default:
+		return unexpected(t, "accept")
+	}
+
+	// From here on the receiver only speaks to say done or cancel.
+	peerEnd := make(chan error, 1)
+	go func() {
+		t, payload, err := c.fr.next()
+		switch {
+		case err != nil:
+			peerEnd <- readErr(ctx, err)
+		case t == frameDone:
+			peerEnd <- nil
+		case t == frameCancel:
+			peerEnd <- peerCanceled(payload)
+		default:
+			peerEnd <- unexpected(t, "done")
+		}
+	}()
+	fail := func(err error) error {
+		var pe *PeerError
+		if ctx.Err() == nil && !errors.Is(err, ErrConnectionLost) && !errors.As(err, &pe) {
+			c.abort("the sender failed: " + err.Error())
+		}
+		c.rwc.Close() // unblocks the reader goroutine
+		if perr := <-peerEnd; perr != nil {
+			if errors.As(perr, &pe) {
+				return perr // the receiver's reason explains more than ours
+			}
+		}
+		return err
+	}
+
+	tr := newTracker(opts.Progress, o.Manifest.Total())
+	buf := make([]byte, MaxFrame)
+	for i, e := range o.Manifest.Entries {
+		if e.Dir {
+			continue
+		}
+		tr.file(i, e)
+		sum, err := c.sendFile(o.local[i], e, buf, tr, peerEnd)
+		if err != nil {
+			if ctx.Err() != nil {
+				return readErr(ctx, err)
+			}
+			return fail(err)
+		}
+		if err := c.fw.write(frameFileEnd, sum); err != nil {
+			return fail(readErr(ctx, err))
+		}
+	}
+	tr.finish()
+	select {
+	case err := <-peerEnd:
+		return err
+	case <-ctx.Done():
+		stop()
+		return readErr(ctx, ctx.Err())
+	}
+}
+
+func (c *conn) sendManifest(m Manifest) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	for len(b) > MaxPayload {
+		if err := c.fw.write(frameManifestPart, b[:MaxPayload]); err != nil {
+			return err
+		}
+		b = b[MaxPayload:]
+	}
+	return c.fw.write(frameManifest, b)
+}
+
+// sendFile streams one file as data frames and returns its SHA-256. buf is
+// a MaxFrame scratch buffer; frames are built in place to avoid a copy.
+func (c *conn) sendFile(local string, e Entry, buf []byte, tr *tracker, peerEnd chan error) ([]byte, error) {
+	f, err := os.Open(local)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrSourceChanged, e.Path, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() != e.Size {
+		return nil, fmt.Errorf("%w: %s no longer has the size it was offered with", ErrSourceChanged, e.Path)
+	}
+	h := sha256.New()
+	left := e.Size
+	for left > 0 {
+		select {
+		case err := <-peerEnd:
+			if err == nil {
+				err = fmt.Errorf("%w: done before the last file", ErrProtocol)
+			}
+			peerEnd <- err // fail() reads it again
+			return nil, err
+		default:
+		}
+		n := int(min(left, MaxPayload))
+		chunk := buf[headerSize : headerSize+n]
+		if _, err := io.ReadFull(f, chunk); err != nil {
+			return nil, fmt.Errorf("%w: %s: read: %v", ErrSourceChanged, e.Path, err)
+		}
+		h.Write(chunk)
+		if err := c.fw.writeFramed(frameData, buf[:headerSize+n]); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConnectionLost, err)
+		}
+		left -= int64(n)
+		tr.add(n)
+	}
+	return h.Sum(nil), nil
+}

@@ -1,0 +1,475 @@
+package transfer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/epicshare/epicshare/internal/transfer"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// writeTree creates files (path → content; a trailing slash makes an empty
+// folder) under dir.
+func writeTree(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for p, content := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if strings.HasSuffix(p, "/") {
+			if err := os.MkdirAll(full, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func randomFile(t testing.TB, path string, size int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.CopyN(f, rand.Reader, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshot describes a tree: relative path → "dir MODE" or "MODE sha256".
+func snapshot(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			out[filepath.ToSlash(rel)] = "dir " + fi.Mode().Perm().String()
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out[filepath.ToSlash(rel)] = fmt.Sprintf("%v %x", fi.Mode().Perm(), sha256.Sum256(b))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type result struct {
+	res *transfer.Result
+	err error
+}
+
+// run sends offer from one goroutine and receives into dir in another,
+// over a synchronous in-memory pipe.
+func run(t *testing.T, ctxS, ctxR context.Context, o *transfer.Offer, dir string, ropts transfer.ReceiveOptions) (sendErr error, rr result) {
+	t.Helper()
+	a, b := net.Pipe()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sendErr = transfer.Send(ctxS, a, o, transfer.SendOptions{})
+	}()
+	rr.res, rr.err = transfer.Receive(ctxR, b, dir, ropts)
+	wg.Wait()
+	return sendErr, rr
+}
+
+func noPartFiles(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".part") {
+			t.Errorf("leftover temporary file %s", p)
+		}
+		return nil
+	})
+}
+
+func TestTreeArrivesIdentical(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{
+		"album/a.txt":             "hello",
+		"album/empty.txt":         "",
+		"album/deep/er/b.bin":     strings.Repeat("xyz", 30000),
+		"album/nothing-here/":     "",
+		"album/deep/other-empty/": "",
+	})
+	randomFile(t, filepath.Join(src, "big.bin"), 3*transfer.MaxPayload+17)
+	if err := os.Chmod(filepath.Join(src, "album/a.txt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o, err := transfer.NewOffer(filepath.Join(src, "album"), filepath.Join(src, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	var progress []transfer.Progress
+	sendErr, rr := run(t, t.Context(), t.Context(), o, dst, transfer.ReceiveOptions{
+		Progress: func(p transfer.Progress) { progress = append(progress, p) },
+	})
+	if sendErr != nil || rr.err != nil {
+		t.Fatalf("send: %v, receive: %v", sendErr, rr.err)
+	}
+	if want, got := snapshot(t, src), snapshot(t, dst); !mapsEqual(want, got) {
+		t.Fatalf("trees differ:\nsent     %v\nreceived %v", want, got)
+	}
+	if !slices.Equal(rr.res.Saved, []string{"album", "big.bin"}) {
+		t.Errorf("saved %v", rr.res.Saved)
+	}
+	last := progress[len(progress)-1]
+	if last.Done != o.Manifest.Total() || last.Total != o.Manifest.Total() {
+		t.Errorf("last progress %+v, total %d", last, o.Manifest.Total())
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestNameCollisionsNeverOverwrite(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"dir/x.txt": "new", "report.tar.gz": "new", ".hidden": "new"})
+	o, err := transfer.NewOffer(filepath.Join(src, "dir"), filepath.Join(src, "report.tar.gz"), filepath.Join(src, ".hidden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	writeTree(t, dst, map[string]string{"dir/x.txt": "old", "report.tar.gz": "old", "report (1).tar.gz": "old", ".hidden": "old"})
+	for round := 0; round < 2; round++ {
+		if sendErr, rr := run(t, t.Context(), t.Context(), o, dst, transfer.ReceiveOptions{}); sendErr != nil || rr.err != nil {
+			t.Fatalf("send: %v, receive: %v", sendErr, rr.err)
+		}
+	}
+	want := map[string]string{
+		"dir/x.txt": "old", "report.tar.gz": "old", "report (1).tar.gz": "old", ".hidden": "old",
+		"dir (1)/x.txt": "new", "report (2).tar.gz": "new", ".hidden (1)": "new",
+		"dir (2)/x.txt": "new", "report (3).tar.gz": "new", ".hidden (2)": "new",
+	}
+	for p, content := range want {
+		b, err := os.ReadFile(filepath.Join(dst, p))
+		if err != nil || string(b) != content {
+			t.Errorf("%s: %q, %v; want %q", p, b, err, content)
+		}
+	}
+}
+
+func TestDecline(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"a.txt": "a"})
+	o, err := transfer.NewOffer(filepath.Join(src, "a.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	sendErr, rr := run(t, t.Context(), t.Context(), o, dst, transfer.ReceiveOptions{
+		Confirm: func(context.Context, transfer.Manifest) error { return errors.New("no thanks") },
+	})
+	var pe *transfer.PeerError
+	if !errors.As(sendErr, &pe) || !strings.Contains(pe.Reason, "declined") {
+		t.Errorf("sender got %v, want the receiver's decline", sendErr)
+	}
+	if !errors.Is(rr.err, transfer.ErrDeclined) {
+		t.Errorf("receiver got %v, want ErrDeclined", rr.err)
+	}
+	if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+		t.Errorf("declined offer wrote %v", entries)
+	}
+}
+
+// tripwire calls fn once, after n bytes were read through it.
+type tripwire struct {
+	net.Conn
+	n    int64
+	fn   func()
+	once sync.Once
+}
+
+func (t *tripwire) Read(p []byte) (int, error) {
+	n, err := t.Conn.Read(p)
+	if t.n -= int64(n); t.n < 0 {
+		t.once.Do(t.fn)
+	}
+	return n, err
+}
+
+func TestCancel(t *testing.T) {
+	src := t.TempDir()
+	randomFile(t, filepath.Join(src, "big.bin"), 8<<20)
+	o, err := transfer.NewOffer(filepath.Join(src, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name          string
+		senderCancels bool
+		wantReason    string
+		cancelerErr   error
+	}{
+		{"by sender", true, "sender stopped", transfer.ErrCanceled},
+		{"by receiver", false, "receiver stopped", transfer.ErrCanceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := t.TempDir()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			ctxS, ctxR := t.Context(), t.Context()
+			if tc.senderCancels {
+				ctxS = ctx
+			} else {
+				ctxR = ctx
+			}
+			a, b := net.Pipe()
+			sendDone := make(chan error, 1)
+			go func() { sendDone <- transfer.Send(ctxS, a, o, transfer.SendOptions{}) }()
+			// Cancel once the receiver has read 1 MiB.
+			_, rerr := transfer.Receive(ctxR, &tripwire{Conn: b, n: 1 << 20, fn: cancel}, dst, transfer.ReceiveOptions{})
+			serr := <-sendDone
+			cancelerErr, otherErr := serr, rerr
+			if !tc.senderCancels {
+				cancelerErr, otherErr = rerr, serr
+			}
+			var pe *transfer.PeerError
+			if !errors.As(otherErr, &pe) || !strings.Contains(pe.Reason, tc.wantReason) {
+				t.Errorf("other side got %v, want reason %q", otherErr, tc.wantReason)
+			}
+			if !errors.Is(cancelerErr, tc.cancelerErr) {
+				t.Errorf("canceling side got %v, want %v", cancelerErr, tc.cancelerErr)
+			}
+			if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+				t.Errorf("canceled receive left %v", entries)
+			}
+		})
+	}
+}
+
+func TestConnectionLostMidFile(t *testing.T) {
+	src := t.TempDir()
+	randomFile(t, filepath.Join(src, "big.bin"), 8<<20)
+	o, err := transfer.NewOffer(filepath.Join(src, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	a, b := net.Pipe()
+	sendDone := make(chan error, 1)
+	go func() { sendDone <- transfer.Send(t.Context(), a, o, transfer.SendOptions{}) }()
+	// The sender's machine vanishes once the receiver has read 1 MiB.
+	b2 := &tripwire{Conn: b, n: 1 << 20, fn: func() { a.Close() }}
+	_, rerr := transfer.Receive(t.Context(), b2, dst, transfer.ReceiveOptions{})
+	if !errors.Is(rerr, transfer.ErrConnectionLost) {
+		t.Errorf("receiver got %v, want ErrConnectionLost", rerr)
+	}
+	if serr := <-sendDone; !errors.Is(serr, transfer.ErrConnectionLost) {
+		t.Errorf("sender got %v, want ErrConnectionLost", serr)
+	}
+	noPartFiles(t, dst)
+}
+
+func TestSourceChanged(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"a.txt": "original content"})
+	o, err := transfer.NewOffer(filepath.Join(src, "a.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("short"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	serr, rr := run(t, t.Context(), t.Context(), o, dst, transfer.ReceiveOptions{})
+	if !errors.Is(serr, transfer.ErrSourceChanged) {
+		t.Errorf("sender got %v, want ErrSourceChanged", serr)
+	}
+	var pe *transfer.PeerError
+	if !errors.As(rr.err, &pe) || !strings.Contains(pe.Reason, "a.txt") {
+		t.Errorf("receiver got %v, want the sender's reason naming the file", rr.err)
+	}
+	noPartFiles(t, dst)
+}
+
+func TestOfferErrors(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"a/x": "1", "b/x": "2"})
+	for _, tc := range []struct {
+		name  string
+		paths []string
+		want  string
+	}{
+		{"nothing", nil, "nothing to share"},
+		{"missing", []string{filepath.Join(src, "nope")}, "no such file"},
+		{"same name twice", []string{filepath.Join(src, "a/x"), filepath.Join(src, "b/x")}, "also named"},
+		{"root", []string{"/"}, "root folder"},
+		{"device", []string{"/dev/null"}, "not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := transfer.NewOffer(tc.paths...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("NewOffer(%v) = %v, want error containing %q", tc.paths, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTargetNotWritable(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"a.txt": "a", "file": "x"})
+	o, err := transfer.NewOffer(filepath.Join(src, "a.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range []string{filepath.Join(src, "missing"), filepath.Join(src, "file")} {
+		serr, rr := run(t, t.Context(), t.Context(), o, dst, transfer.ReceiveOptions{})
+		if rr.err == nil || !strings.Contains(rr.err.Error(), "target folder") {
+			t.Errorf("receive into %s: %v, want a target folder error", dst, rr.err)
+		}
+		var pe *transfer.PeerError
+		if !errors.As(serr, &pe) || !strings.Contains(pe.Reason, "cannot write") {
+			t.Errorf("sender got %v", serr)
+		}
+	}
+}
+
+// hostile plays a sender that writes the given frames, then reads whatever
+// the receiver says until the pipe closes.
+func hostile(t *testing.T, dir string, frames ...[]byte) error {
+	t.Helper()
+	a, b := net.Pipe()
+	go func() {
+		defer a.Close()
+		go io.Copy(io.Discard, a)
+		for _, f := range frames {
+			if _, err := a.Write(f); err != nil {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // let a cancel frame arrive before close
+	}()
+	_, err := transfer.Receive(t.Context(), b, dir, transfer.ReceiveOptions{})
+	return err
+}
+
+func frame(typ byte, payload []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(payload)+1))
+	return append(append(b, typ), payload...)
+}
+
+const (
+	fManifest = 2
+	fData     = 4
+	fFileEnd  = 5
+)
+
+func manifestFrame(t *testing.T, entries ...transfer.Entry) []byte {
+	b, err := json.Marshal(transfer.Manifest{Entries: entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return frame(fManifest, b)
+}
+
+func TestHostileSender(t *testing.T) {
+	sum := sha256.Sum256([]byte("abc"))
+	for _, tc := range []struct {
+		name   string
+		frames [][]byte
+		want   error
+	}{
+		{"dot-dot", [][]byte{manifestFrame(t, transfer.Entry{Path: "../evil", Size: 1})}, transfer.ErrBadManifest},
+		{"nested dot-dot", [][]byte{manifestFrame(t, transfer.Entry{Path: "a/../../evil", Size: 1})}, transfer.ErrBadManifest},
+		{"absolute", [][]byte{manifestFrame(t, transfer.Entry{Path: "/etc/passwd", Size: 1})}, transfer.ErrBadManifest},
+		{"drive letter", [][]byte{manifestFrame(t, transfer.Entry{Path: `C:\evil`, Size: 1})}, transfer.ErrBadManifest},
+		{"drive letter slash", [][]byte{manifestFrame(t, transfer.Entry{Path: "C:/evil", Size: 1})}, transfer.ErrBadManifest},
+		{"NUL", [][]byte{manifestFrame(t, transfer.Entry{Path: "a\x00b", Size: 1})}, transfer.ErrBadManifest},
+		{"backslash", [][]byte{manifestFrame(t, transfer.Entry{Path: `a\..\..\b`, Size: 1})}, transfer.ErrBadManifest},
+		{"long name", [][]byte{manifestFrame(t, transfer.Entry{Path: strings.Repeat("n", 10000), Size: 1})}, transfer.ErrBadManifest},
+		{"duplicate", [][]byte{manifestFrame(t, transfer.Entry{Path: "a"}, transfer.Entry{Path: "a"})}, transfer.ErrBadManifest},
+		{"file used as folder", [][]byte{manifestFrame(t, transfer.Entry{Path: "a"}, transfer.Entry{Path: "a/b"})}, transfer.ErrBadManifest},
+		{"negative size", [][]byte{manifestFrame(t, transfer.Entry{Path: "a", Size: -1})}, transfer.ErrBadManifest},
+		{"huge size", [][]byte{manifestFrame(t, transfer.Entry{Path: "a", Size: 1 << 62})}, transfer.ErrBadManifest},
+		{"setuid mode", [][]byte{manifestFrame(t, transfer.Entry{Path: "a", Mode: 0o4755})}, transfer.ErrBadManifest},
+		{"empty", [][]byte{manifestFrame(t)}, transfer.ErrBadManifest},
+		{"not JSON", [][]byte{frame(fManifest, []byte("{nope"))}, transfer.ErrBadManifest},
+		{"bad frame length", [][]byte{{0xff, 0xff, 0xff, 0xff, 1}}, transfer.ErrProtocol},
+		{"data before manifest", [][]byte{frame(fData, []byte("x"))}, transfer.ErrProtocol},
+		{"more than announced", [][]byte{manifestFrame(t, transfer.Entry{Path: "a", Size: 2}), frame(fData, []byte("abc"))}, transfer.ErrProtocol},
+		{"fewer than announced", [][]byte{manifestFrame(t, transfer.Entry{Path: "a", Size: 4}), frame(fData, []byte("abc")), frame(fFileEnd, sum[:])}, transfer.ErrProtocol},
+		{"wrong hash", [][]byte{manifestFrame(t, transfer.Entry{Path: "a", Size: 3}), frame(fData, []byte("abd")), frame(fFileEnd, sum[:])}, transfer.ErrVerify},
+		{"truncated", [][]byte{manifestFrame(t, transfer.Entry{Path: "a", Size: 3}), frame(fData, []byte("ab"))}, transfer.ErrConnectionLost},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "out")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			err := hostile(t, dir, tc.frames...)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if entries, _ := os.ReadDir(parent); len(entries) != 1 {
+				t.Errorf("something was written outside the target folder: %v", entries)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("refused transfer left %v", entries)
+			}
+		})
+	}
+}
+
+func TestHostileSenderCorrectHashStillConfined(t *testing.T) {
+	// A valid transfer of a file whose name only looks dangerous.
+	dir := t.TempDir()
+	sum := sha256.Sum256([]byte("abc"))
+	err := hostile(t, dir, manifestFrame(t, transfer.Entry{Path: "..a..", Size: 3, Mode: 0o644}),
+		frame(fData, []byte("abc")), frame(fFileEnd, sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "..a..")); err != nil || !bytes.Equal(b, []byte("abc")) {
+		t.Errorf("got %q, %v", b, err)
+	}
+}
