@@ -1,0 +1,318 @@
+// Package peer owns the WebRTC side of EpicShare: it configures Pion, runs
+// one PeerConnection per transfer through offer, answer and trickled ICE
+// candidates, and hands the caller the data channel as a flow-controlled
+// io.ReadWriteCloser. It knows nothing of files or of the broker: signals
+// come in through HandleSignal and go out through a send function.
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/epicshare/epicshare/internal/wire"
+)
+
+// Config says how peers reach each other.
+type Config struct {
+	// STUN lists STUN or TURN server URLs ("stun:host:port"). None by
+	// default: on a LAN host candidates suffice.
+	STUN []string
+	// Interfaces, if set, restricts ICE to these network interfaces (for
+	// example "lo" in tests). It also turns mDNS off, and listing "lo"
+	// allows loopback candidates.
+	Interfaces []string
+	Logger     *slog.Logger
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Errors a connection attempt can end with.
+var (
+	ErrFailed = errors.New("could not connect to the other device")
+	ErrBye    = errors.New("the other side ended the connection")
+)
+
+// Role says which side of the negotiation a Peer takes.
+type Role int
+
+const (
+	// Offerer creates the data channel and the offer: the sender.
+	Offerer Role = iota
+	// Answerer answers the offer: the receiver.
+	Answerer
+)
+
+// Flow control of the data channel's send buffer: a writer blocks above
+// highWater until Pion reports the buffer drained below lowWater.
+const (
+	highWater     = 4 << 20
+	lowWater      = 1 << 20
+	sctpRecvBuf   = 8 << 20
+	channelLabel  = "epicshare"
+	iceDisconnect = 5 * time.Second
+	iceFailed     = 15 * time.Second
+	iceKeepAlive  = 2 * time.Second
+)
+
+// NewAPI builds the Pion API for cfg; one serves any number of peers.
+func NewAPI(cfg Config) *webrtc.API {
+	var se webrtc.SettingEngine
+	se.DetachDataChannels()
+	se.SetSCTPMaxReceiveBufferSize(sctpRecvBuf)
+	se.SetICETimeouts(iceDisconnect, iceFailed, iceKeepAlive)
+	if len(cfg.Interfaces) > 0 {
+		allowed := slices.Clone(cfg.Interfaces)
+		se.SetInterfaceFilter(func(name string) bool { return slices.Contains(allowed, name) })
+		se.SetIncludeLoopbackCandidate(slices.Contains(allowed, "lo"))
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	}
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+}
+
+// Peer negotiates one PeerConnection with one remote peer.
+type Peer struct {
+	role Role
+	pc   *webrtc.PeerConnection
+	send func(wire.Signal)
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	haveDesc  bool             // remote description set
+	pending   []wire.Candidate // candidates that arrived before it
+	failed    chan struct{}    // closed when the connection fails or the remote says bye
+	failErr   error            //
+	opened    chan *stream     // the data channel, once open and detached
+	stream    *stream          // the same, for closing it when the connection fails
+	closeOnce sync.Once
+}
+
+// New creates a Peer. send delivers a signal to the remote peer; it must not
+// block for long. Incoming signals go to HandleSignal.
+func New(api *webrtc.API, cfg Config, role Role, send func(wire.Signal)) (*Peer, error) {
+	var servers []webrtc.ICEServer
+	if len(cfg.STUN) > 0 {
+		servers = []webrtc.ICEServer{{URLs: cfg.STUN}}
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: servers})
+	if err != nil {
+		return nil, fmt.Errorf("create peer connection: %w", err)
+	}
+	p := &Peer{
+		role:   role,
+		pc:     pc,
+		send:   send,
+		log:    cfg.logger(),
+		failed: make(chan struct{}),
+		opened: make(chan *stream, 1),
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return // gathering complete; trickle needs no marker
+		}
+		init := c.ToJSON()
+		p.send(wire.Signal{Kind: wire.SignalCandidate, Candidate: &wire.Candidate{
+			Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex,
+		}})
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.log.Debug("peer connection state", "state", s.String())
+		switch s {
+		case webrtc.PeerConnectionStateFailed:
+			p.fail(fmt.Errorf("%w: the connection between the two devices broke or never worked", ErrFailed))
+		case webrtc.PeerConnectionStateClosed:
+			p.fail(ErrFailed)
+		default:
+			return
+		}
+		// Unblock whoever reads or writes the data channel.
+		p.mu.Lock()
+		st := p.stream
+		p.mu.Unlock()
+		if st != nil {
+			st.Close()
+		}
+	})
+	if role == Offerer {
+		ordered := true
+		dc, err := pc.CreateDataChannel(channelLabel, &webrtc.DataChannelInit{Ordered: &ordered})
+		if err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("create data channel: %w", err)
+		}
+		p.onOpen(dc)
+	} else {
+		pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+			if dc.Label() != channelLabel {
+				p.log.Warn("ignoring unexpected data channel", "label", dc.Label())
+				return
+			}
+			p.onOpen(dc)
+		})
+	}
+	return p, nil
+}
+
+func (p *Peer) onOpen(dc *webrtc.DataChannel) {
+	dc.OnOpen(func() {
+		raw, err := dc.Detach()
+		if err != nil {
+			p.fail(fmt.Errorf("%w: detach data channel: %v", ErrFailed, err))
+			return
+		}
+		s := newStream(dc, raw)
+		p.mu.Lock()
+		p.stream = s
+		p.mu.Unlock()
+		p.opened <- s
+	})
+}
+
+func (p *Peer) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.failed:
+	default:
+		p.failErr = err
+		close(p.failed)
+	}
+}
+
+// HandleSignal applies one signal from the remote peer.
+func (p *Peer) HandleSignal(s wire.Signal) error {
+	switch s.Kind {
+	case wire.SignalOffer:
+		if p.role != Offerer {
+			return p.answer(s.SDP)
+		}
+	case wire.SignalAnswer:
+		if p.role == Offerer {
+			return p.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP})
+		}
+	case wire.SignalCandidate:
+		return p.addCandidate(*s.Candidate)
+	case wire.SignalBye:
+		reason := s.Reason
+		if reason == "" {
+			reason = "no reason given"
+		}
+		p.fail(fmt.Errorf("%w: %s", ErrBye, reason))
+		return nil
+	}
+	return fmt.Errorf("unexpected %s signal", s.Kind)
+}
+
+func (p *Peer) answer(sdp string) error {
+	if err := p.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return err
+	}
+	ans, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("create answer: %w", err)
+	}
+	if err := p.pc.SetLocalDescription(ans); err != nil {
+		return fmt.Errorf("set local description: %w", err)
+	}
+	p.send(wire.Signal{Kind: wire.SignalAnswer, SDP: ans.SDP})
+	return nil
+}
+
+func (p *Peer) setRemote(d webrtc.SessionDescription) error {
+	if err := p.pc.SetRemoteDescription(d); err != nil {
+		return fmt.Errorf("set remote description: %w", err)
+	}
+	p.mu.Lock()
+	p.haveDesc = true
+	pending := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	for _, c := range pending {
+		if err := p.addCandidate(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Peer) addCandidate(c wire.Candidate) error {
+	p.mu.Lock()
+	if !p.haveDesc {
+		p.pending = append(p.pending, c)
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Unlock()
+	if c.Candidate == "" {
+		return nil // end of candidates
+	}
+	err := p.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex})
+	if err != nil {
+		return fmt.Errorf("add ICE candidate: %w", err)
+	}
+	return nil
+}
+
+// Connect runs the negotiation (the offerer sends its offer) and returns the
+// open data channel. On failure the Peer is closed.
+func (p *Peer) Connect(ctx context.Context) (*Conn, error) {
+	if p.role == Offerer {
+		offer, err := p.pc.CreateOffer(nil)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("create offer: %w", err)
+		}
+		if err := p.pc.SetLocalDescription(offer); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("set local description: %w", err)
+		}
+		p.send(wire.Signal{Kind: wire.SignalOffer, SDP: offer.SDP})
+	}
+	select {
+	case s := <-p.opened:
+		return &Conn{stream: s, peer: p}, nil
+	case <-p.failed:
+		p.Close()
+		return nil, p.failErr
+	case <-ctx.Done():
+		p.Close()
+		return nil, context.Cause(ctx)
+	}
+}
+
+// Close tears the PeerConnection down. It is safe to call more than once.
+func (p *Peer) Close() error {
+	var err error
+	p.closeOnce.Do(func() {
+		p.fail(ErrFailed)
+		err = p.pc.GracefulClose()
+	})
+	return err
+}
+
+// Conn is an open data channel to the remote peer.
+type Conn struct {
+	*stream
+	peer *Peer
+}
+
+// Close closes the data channel and the PeerConnection.
+func (c *Conn) Close() error {
+	c.stream.Close()
+	return c.peer.Close()
+}
+
+// Failed is closed when the underlying connection fails.
+func (c *Conn) Failed() <-chan struct{} { return c.peer.failed }

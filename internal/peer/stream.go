@@ -1,0 +1,97 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/pion/datachannel"
+	"github.com/pion/webrtc/v4"
+)
+
+// maxMessage is the largest data-channel message a stream reads.
+const maxMessage = 256 << 10
+
+// stream adapts a detached, message-oriented data channel to a byte stream
+// with write backpressure. One Write sends one message, so a writer that
+// writes whole frames keeps one frame per message.
+type stream struct {
+	dc  *webrtc.DataChannel
+	raw datachannel.ReadWriteCloser
+
+	rbuf       []byte // the current message
+	rpos, rend int
+
+	low       chan struct{} // a token when the send buffer drained below lowWater
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func newStream(dc *webrtc.DataChannel, raw datachannel.ReadWriteCloser) *stream {
+	s := &stream{dc: dc, raw: raw, low: make(chan struct{}, 1), closed: make(chan struct{})}
+	dc.SetBufferedAmountLowThreshold(lowWater)
+	dc.OnBufferedAmountLow(func() {
+		select {
+		case s.low <- struct{}{}:
+		default:
+		}
+	})
+	return s
+}
+
+// Read reads bytes of the incoming messages in order.
+func (s *stream) Read(p []byte) (int, error) {
+	if s.rpos == s.rend {
+		if s.rbuf == nil {
+			s.rbuf = make([]byte, maxMessage)
+		}
+		n, err := s.raw.Read(s.rbuf)
+		if err != nil {
+			if errors.Is(err, io.ErrShortBuffer) {
+				return 0, fmt.Errorf("data channel message larger than %d bytes", maxMessage)
+			}
+			return 0, s.closedErr(err)
+		}
+		s.rpos, s.rend = 0, n
+	}
+	n := copy(p, s.rbuf[s.rpos:s.rend])
+	s.rpos += n
+	return n, nil
+}
+
+// Write sends p as one message, waiting while the send buffer is full.
+func (s *stream) Write(p []byte) (int, error) {
+	for s.dc.BufferedAmount() > highWater {
+		select {
+		case <-s.low:
+		case <-s.closed:
+			return 0, net.ErrClosed
+		}
+	}
+	n, err := s.raw.Write(p)
+	if err != nil {
+		return n, s.closedErr(err)
+	}
+	return n, nil
+}
+
+func (s *stream) closedErr(err error) error {
+	select {
+	case <-s.closed:
+		return net.ErrClosed
+	default:
+		return err
+	}
+}
+
+// Close closes the data channel; blocked Reads and Writes return.
+func (s *stream) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		err = s.raw.Close()
+	})
+	return err
+}
