@@ -1,0 +1,59 @@
+# EpicShare — run `make` for the list of targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       := bin
+FUZZTIME  ?= 3s
+BENCHCOUNT ?= 3
+
+# Debian packages that build the app and run every test (../shared/TESTING.md).
+DEB_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
+	libxinerama-dev libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev \
+	xvfb xauth imagemagick xdotool zbar-tools chromium iproute2 nftables
+
+.PHONY: help deps build run test fuzz bench lint clean
+
+help: ## show this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+deps: ## install the Debian packages the build and tests need (as root), else print the command
+	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) 2>/dev/null | awk '$$NF=="installed"{print $$1}' | sort | comm -13 - <(tr ' ' '\n' <<<"$(DEB_PKGS)" | sort)); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "deps: installing $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+		echo "deps: run as root: apt-get update && apt-get install -y --no-install-recommends $$missing"; exit 1; \
+	fi
+
+build: ## build bin/epicshare and bin/signal-server
+	$(GO) build -o $(BIN)/epicshare .
+	$(GO) build -o $(BIN)/signal-server ./signal-server
+
+run: deps build ## start the app
+	$(BIN)/epicshare
+
+test: deps ## run every test with -race, then each fuzz target briefly
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+fuzz: ## run each fuzz target for FUZZTIME (default 3s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+		done; \
+	done
+
+bench: build ## measure throughput, CPU and memory (1 GiB through the built binaries vs raw TCP)
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCHCOUNT) -timeout 60m ./internal/e2e | tee bench.out
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+clean: ## remove build output
+	rm -rf $(BIN) bench.out

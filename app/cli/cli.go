@@ -1,0 +1,157 @@
+// Package cli implements the headless subcommands of the epicshare binary:
+// send and receive. It parses flags, prints for people on stderr and for
+// scripts on stdout, and leaves all the work to package session.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/epicshare/epicshare/internal/peer"
+	"github.com/epicshare/epicshare/internal/session"
+)
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitError = 1
+	ExitUsage = 2
+)
+
+// IO is where a command reads and writes. Stdin and Stderr are checked for
+// a terminal to decide on prompts, QR codes and progress bars.
+type IO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// StdIO is the process's standard streams.
+func StdIO() IO { return IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr} }
+
+func isTerminal(x any) bool {
+	f, ok := x.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func termWidth(x any) int {
+	if f, ok := x.(*os.File); ok {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 10 {
+			return w
+		}
+	}
+	return 80
+}
+
+// Usage is the top-level help text.
+const Usage = `EpicShare sends files straight from one device to another, peer to peer.
+
+Usage:
+  epicshare                         open the EpicShare window
+  epicshare send [flags] PATH...    share files and folders; prints the link
+  epicshare receive [flags] LINK    download what a link shares
+
+Run 'epicshare send --help' or 'epicshare receive --help' for their flags.
+`
+
+// Main runs the subcommand named by args[0] and returns the exit code.
+func Main(ctx context.Context, args []string, stdio IO) int {
+	if len(args) == 0 {
+		fmt.Fprint(stdio.Stderr, Usage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "send":
+		return runSend(ctx, args[1:], stdio)
+	case "receive", "recv":
+		return runReceive(ctx, args[1:], stdio)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdio.Stdout, Usage)
+		return ExitOK
+	}
+	fmt.Fprintf(stdio.Stderr, "epicshare: unknown command %q\n\n%s", args[0], Usage)
+	return ExitUsage
+}
+
+// common holds the flags both subcommands take.
+type common struct {
+	stun       listFlag
+	interfaces listFlag
+	verbose    bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.Var(&c.stun, "stun", "STUN or TURN server `URL` for connecting across networks, e.g. stun:stun.example.org:3478 (repeatable; none by default)")
+	fs.Var(&c.interfaces, "interface", "use only this network `NAME` for the peer-to-peer connection, e.g. eth0 (repeatable; default: all)")
+	fs.BoolVar(&c.verbose, "verbose", false, "log connection details to stderr")
+}
+
+func (c *common) config(stderr io.Writer) session.Config {
+	level := slog.LevelWarn
+	if c.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return session.Config{
+		Peer:   peer.Config{STUN: c.stun, Interfaces: c.interfaces, Logger: log},
+		Logger: log,
+	}
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+// parse parses flags that may come before, between or after the
+// positional arguments, as people type them ("send a.txt --keep").
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" || (len(args[0]) > 0 && args[0][0] != '-') {
+			if args[0] == "--" {
+				return append(pos, args[1:]...), nil
+			}
+			pos = append(pos, args[0])
+			args = args[1:]
+			continue
+		}
+	}
+}
+
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// fail prints a one-line error and returns ExitError.
+func fail(stderr io.Writer, err error) int {
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "epicshare: stopped")
+		return ExitError
+	}
+	fmt.Fprintf(stderr, "epicshare: %v\n", err)
+	return ExitError
+}

@@ -1,0 +1,272 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/skip2/go-qrcode"
+
+	"github.com/epicshare/epicshare/internal/rendezvous"
+	"github.com/epicshare/epicshare/internal/session"
+	"github.com/epicshare/epicshare/internal/transfer"
+	"github.com/epicshare/epicshare/internal/wire"
+)
+
+const sendUsage = `Usage: epicshare send [flags] PATH...
+
+Shares files and folders. The share link is printed alone on the first line
+of standard output; everything else goes to standard error. The command
+exits once the first receiver has verified every file (or, with --keep,
+serves receivers until interrupted).
+
+Without --server, the signaling server runs inside this command on --listen
+and the link names this machine's network address, so a second device on
+the same network needs nothing else.
+
+Flags:
+`
+
+func runSend(ctx context.Context, args []string, stdio IO) int {
+	fs := newFlagSet("send", sendUsage, stdio.Stderr)
+	var c common
+	c.register(fs)
+	server := fs.String("server", "", "use the signaling server at `URL` instead of running one here")
+	listen := fs.String("listen", ":0", "run the signaling server on this `ADDR`ess (host:port; port 0 picks a free one)")
+	keep := fs.Bool("keep", false, "keep sharing after the first receiver finishes, until Ctrl-C")
+	paths, err := parse(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	listenSet := false
+	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
+	switch {
+	case len(paths) == 0:
+		fmt.Fprint(stdio.Stderr, "epicshare send: name at least one file or folder\n\n")
+		fs.Usage()
+		return ExitUsage
+	case *server != "" && listenSet:
+		fmt.Fprintln(stdio.Stderr, "epicshare send: use either --server or --listen, not both")
+		return ExitUsage
+	}
+
+	offer, err := transfer.NewOffer(paths...)
+	if err != nil {
+		return fail(stdio.Stderr, err)
+	}
+	for _, p := range offer.Skipped {
+		fmt.Fprintf(stdio.Stderr, "skipping %s: not a regular file or folder\n", p)
+	}
+	cfg := c.config(stdio.Stderr)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var base *url.URL
+	if *server != "" {
+		if base, err = wire.ParseServer(*server); err != nil {
+			return fail(stdio.Stderr, err)
+		}
+	} else {
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return fail(stdio.Stderr, fmt.Errorf("run the signaling server: %w", err))
+		}
+		base, err = localURL(ln.Addr().(*net.TCPAddr), c.interfaces)
+		if err != nil {
+			ln.Close()
+			return fail(stdio.Stderr, err)
+		}
+		broker := rendezvous.New(rendezvous.Config{Logger: cfg.Logger})
+		served := make(chan error, 1)
+		go func() { served <- broker.Serve(ctx, ln) }()
+		defer func() { cancel(); <-served }()
+	}
+
+	out := newSendView(stdio)
+	sharing, err := session.Share(ctx, cfg, base, offer, session.ShareOptions{OnEvent: out.event})
+	if err != nil {
+		return fail(stdio.Stderr, err)
+	}
+	defer sharing.Stop()
+	link := sharing.Link().String()
+	fmt.Fprintln(stdio.Stdout, link)
+	out.intro(link, offer.Manifest, *keep)
+
+	for {
+		select {
+		case <-out.done:
+			if !*keep {
+				return ExitOK
+			}
+		case <-sharing.Done():
+			if err := sharing.Err(); err != nil {
+				return fail(stdio.Stderr, err)
+			}
+			return out.exitCode()
+		case <-ctx.Done():
+			return out.exitCode()
+		}
+	}
+}
+
+// localURL returns the broker URL receivers use for a listener: its own
+// address if it listens on one, else this machine's LAN address.
+func localURL(addr *net.TCPAddr, interfaces []string) (*url.URL, error) {
+	ip := addr.IP
+	if ip == nil || ip.IsUnspecified() {
+		var err error
+		if ip, err = lanAddress(interfaces); err != nil {
+			return nil, err
+		}
+	}
+	return &url.URL{Scheme: "http", Host: net.JoinHostPort(ip.String(), fmt.Sprint(addr.Port))}, nil
+}
+
+// lanAddress picks the address other devices on the local network most
+// likely reach this one by: a private IPv4 address of an interface that is
+// up, preferring the named interfaces. It only reads the interface table.
+func lanAddress(only []string) (net.IP, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list network interfaces: %w", err)
+	}
+	var fallback net.IP
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || (len(only) > 0 && !contains(only, ifc.Name)) {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok || n.IP.To4() == nil {
+				continue
+			}
+			switch {
+			case n.IP.IsPrivate():
+				return n.IP, nil
+			case n.IP.IsLoopback() && len(only) == 0:
+				continue
+			case fallback == nil && !n.IP.IsLinkLocalUnicast():
+				fallback = n.IP
+			}
+		}
+	}
+	if fallback == nil {
+		return nil, errors.New("this machine has no network address other devices could reach; use --listen HOST:PORT or --server URL")
+	}
+	return fallback, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// sendView shows a share's link and its receivers.
+type sendView struct {
+	stdio IO
+	tty   bool
+	done  chan struct{} // closed when a receiver finished
+
+	mu       sync.Mutex
+	order    []string
+	lines    map[string]string
+	drawn    int
+	finished int
+	once     sync.Once
+}
+
+func newSendView(stdio IO) *sendView {
+	return &sendView{stdio: stdio, tty: isTerminal(stdio.Stderr), done: make(chan struct{}), lines: map[string]string{}}
+}
+
+func (v *sendView) intro(link string, m transfer.Manifest, keep bool) {
+	w := v.stdio.Stderr
+	if v.tty {
+		if qr, err := qrcode.New(link, qrcode.Medium); err == nil {
+			fmt.Fprint(w, qr.ToSmallString(false))
+		}
+	}
+	fmt.Fprintf(w, "Sharing %s\nLink: %s\n", strings.TrimSpace(strings.SplitN(summary(m, 0), "\n", 2)[0]), link)
+	if keep {
+		fmt.Fprintln(w, "Waiting for receivers; press Ctrl-C to stop sharing.")
+	} else {
+		fmt.Fprintln(w, "Waiting for a receiver; press Ctrl-C to stop sharing.")
+	}
+}
+
+func (v *sendView) event(e session.Event) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	id := e.Receiver
+	if len(id) > 6 {
+		id = id[:6]
+	}
+	var line string
+	switch e.State {
+	case session.Connecting:
+		line = fmt.Sprintf("receiver %s: connecting", id)
+	case session.Sending:
+		if !v.tty {
+			if _, seen := v.lines[e.Receiver]; seen && strings.HasSuffix(v.lines[e.Receiver], "sending") {
+				return
+			}
+			line = fmt.Sprintf("receiver %s: sending", id)
+		} else {
+			line = fmt.Sprintf("receiver %s: %s", id, bar(e.Progress, termWidth(v.stdio.Stderr)-16))
+		}
+	case session.Done:
+		p := e.Progress
+		line = fmt.Sprintf("receiver %s: done, %s verified in %s (%s/s)", id, Bytes(p.Total), Duration(p.Elapsed), Bytes(int64(p.Rate)))
+		v.finished++
+		v.once.Do(func() { close(v.done) })
+	case session.Failed:
+		line = fmt.Sprintf("receiver %s: failed: %v", id, e.Err)
+	}
+	if _, seen := v.lines[e.Receiver]; !seen {
+		v.order = append(v.order, e.Receiver)
+	}
+	v.lines[e.Receiver] = line
+	v.draw(line)
+}
+
+// draw repaints the receivers' lines on a terminal, or appends the new line.
+func (v *sendView) draw(line string) {
+	w := v.stdio.Stderr
+	if !v.tty {
+		fmt.Fprintln(w, line)
+		return
+	}
+	if v.drawn > 0 {
+		fmt.Fprintf(w, "\x1b[%dA", v.drawn)
+	}
+	for _, id := range v.order {
+		fmt.Fprintf(w, "\r\x1b[2K%s\n", v.lines[id])
+	}
+	v.drawn = len(v.order)
+}
+
+func (v *sendView) exitCode() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.finished > 0 {
+		return ExitOK
+	}
+	fmt.Fprintln(v.stdio.Stderr, "epicshare: stopped before anyone received the files")
+	return ExitError
+}
