@@ -1,0 +1,174 @@
+package wire_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/epicshare/epicshare/internal/wire"
+)
+
+const (
+	id     = "AAAAAAAAAAAAAAAAAAAAAA"
+	secret = "BBBBBBBBBBBBBBBBBBBBBA"
+)
+
+func TestIDs(t *testing.T) {
+	a, b := wire.NewPeerID(), wire.NewPeerID()
+	if a == b || !wire.ValidPeerID(a) || !wire.ValidSecret(wire.NewSecret()) {
+		t.Fatalf("ids %q %q", a, b)
+	}
+	for _, bad := range []string{"", "short", id + "A", "AAAAAAAAAAAAAAAAAAAA/A", "AAAAAAAAAAAAAAAAAAAAA=", "BBBBBBBBBBBBBBBBBBBBBB"} {
+		if wire.ValidPeerID(bad) {
+			t.Errorf("ValidPeerID(%q) = true", bad)
+		}
+	}
+}
+
+func TestParseLink(t *testing.T) {
+	for _, tc := range []struct {
+		in, server string
+	}{
+		{"http://192.168.1.5:8080/s/" + id + "#" + secret, "http://192.168.1.5:8080"},
+		{"https://share.example.org/s/" + id + "#" + secret, "https://share.example.org"},
+		{"https://example.org/epic/s/" + id + "/#" + secret, "https://example.org/epic"},
+		{"  http://[::1]:80/s/" + id + "#" + secret + "\n", "http://[::1]:80"},
+	} {
+		l, err := wire.ParseLink(tc.in)
+		if err != nil {
+			t.Errorf("ParseLink(%q): %v", tc.in, err)
+			continue
+		}
+		if l.Server.String() != tc.server || l.Sender != id || l.Secret != secret {
+			t.Errorf("ParseLink(%q) = %v %q %q", tc.in, l.Server, l.Sender, l.Secret)
+		}
+		again, err := wire.ParseLink(l.String())
+		if err != nil || again.String() != l.String() {
+			t.Errorf("round trip of %q: %q, %v", l.String(), again.String(), err)
+		}
+	}
+	for _, bad := range []string{
+		"", "hello", "ftp://h/s/" + id + "#" + secret, "http:///s/" + id + "#" + secret,
+		"http://h/x/" + id + "#" + secret, "http://h/s/" + id, "http://h/s/" + id + "#short",
+		"http://h/s/short#" + secret, "http://user:pw@h/s/" + id + "#" + secret,
+		"http://h/s/" + strings.Repeat("A", 3000) + "#" + secret,
+	} {
+		if _, err := wire.ParseLink(bad); !errors.Is(err, wire.ErrBadLink) {
+			t.Errorf("ParseLink(%q) = %v, want ErrBadLink", bad, err)
+		}
+	}
+}
+
+func TestSocketURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://h:1":       "ws://h:1/ws",
+		"https://h/x/":     "wss://h/x/ws",
+		"ws://h:2/ws":      "ws://h:2/ws",
+		"wss://h/p/ws?q#f": "wss://h/p/ws",
+	} {
+		u, err := wire.ParseServer(in)
+		if err != nil {
+			t.Errorf("ParseServer(%q): %v", in, err)
+			continue
+		}
+		if got := wire.SocketURL(u); got != want {
+			t.Errorf("SocketURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for _, bad := range []string{"h:1", "ftp://h", "http://"} {
+		if _, err := wire.ParseServer(bad); err == nil {
+			t.Errorf("ParseServer(%q) accepted", bad)
+		}
+	}
+}
+
+func TestDecodeEnvelope(t *testing.T) {
+	good := []string{
+		`{"type":"welcome","id":"` + id + `"}`,
+		`{"type":"send","to":"` + id + `","data":{"kind":"hello"}}`,
+		`{"type":"message","from":"` + id + `","data":{}}`,
+		`{"type":"left","peer":"` + id + `"}`,
+		`{"type":"error","code":"unknown-peer","to":"` + id + `"}`,
+	}
+	for _, s := range good {
+		if _, err := wire.DecodeEnvelope([]byte(s)); err != nil {
+			t.Errorf("DecodeEnvelope(%s): %v", s, err)
+		}
+	}
+	bad := []string{
+		``, `null`, `[]`, `{"type":"nope"}`, `{"type":"send","to":"x","data":1}`,
+		`{"type":"send","to":"` + id + `"}`, `{"type":"welcome"}`, `{"type":"error"}`, `{"type":"left"}`,
+	}
+	for _, s := range bad {
+		if _, err := wire.DecodeEnvelope([]byte(s)); !errors.Is(err, wire.ErrBadEnvelope) {
+			t.Errorf("DecodeEnvelope(%s) = %v, want ErrBadEnvelope", s, err)
+		}
+	}
+}
+
+func TestDecodeSignal(t *testing.T) {
+	for _, s := range []wire.Signal{
+		{Kind: wire.SignalHello},
+		{Kind: wire.SignalOffer, SDP: "v=0"},
+		{Kind: wire.SignalCandidate, Candidate: &wire.Candidate{Candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host"}},
+		{Kind: wire.SignalBye, Reason: "bye"},
+	} {
+		got, err := wire.DecodeSignal(s.Encode())
+		if err != nil || got.Kind != s.Kind {
+			t.Errorf("round trip %+v: %+v, %v", s, got, err)
+		}
+	}
+	for _, s := range []string{`{}`, `{"kind":"offer"}`, `{"kind":"candidate"}`, `{"kind":"x"}`, `{"kind":"offer","sdp":"` + strings.Repeat("a", wire.MaxSDP+1) + `"}`} {
+		if _, err := wire.DecodeSignal([]byte(s)); !errors.Is(err, wire.ErrBadSignal) {
+			t.Errorf("DecodeSignal(%.40s) = %v", s, err)
+		}
+	}
+}
+
+func FuzzParseLink(f *testing.F) {
+	f.Add("http://192.168.1.5:8080/s/" + id + "#" + secret)
+	f.Add("https://h/p/s/" + id + "/#" + secret)
+	f.Add("http://h/s/%2e%2e#" + secret)
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := wire.ParseLink(s)
+		if err != nil {
+			return
+		}
+		if !wire.ValidPeerID(l.Sender) || !wire.ValidSecret(l.Secret) {
+			t.Fatalf("accepted %q with bad parts", s)
+		}
+		again, err := wire.ParseLink(l.String())
+		if err != nil || again.String() != l.String() || again.Secret != l.Secret || again.Sender != l.Sender {
+			t.Fatalf("round trip of %q: %q, %v", l.String(), again.String(), err)
+		}
+	})
+}
+
+func FuzzDecodeEnvelope(f *testing.F) {
+	f.Add([]byte(`{"type":"send","to":"` + id + `","data":{"kind":"hello"}}`))
+	f.Add([]byte(`{"type":"welcome","id":"` + id + `"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := wire.DecodeEnvelope(b)
+		if err != nil {
+			return
+		}
+		if _, err := json.Marshal(e); err != nil {
+			t.Fatalf("accepted envelope does not re-encode: %v", err)
+		}
+	})
+}
+
+func FuzzDecodeSignal(f *testing.F) {
+	f.Add([]byte(`{"kind":"offer","sdp":"v=0"}`))
+	f.Add([]byte(`{"kind":"candidate","candidate":{"candidate":"","sdpMid":"0"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := wire.DecodeSignal(b)
+		if err != nil {
+			return
+		}
+		if _, err := wire.DecodeSignal(s.Encode()); err != nil {
+			t.Fatalf("accepted signal does not round trip: %v", err)
+		}
+	})
+}
