@@ -129,20 +129,23 @@ func New(api *webrtc.API, cfg Config, role Role, send func(wire.Signal)) (*Peer,
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.log.Debug("peer connection state", "state", s.String())
-		switch s {
-		case webrtc.PeerConnectionStateFailed:
-			p.fail(fmt.Errorf("%w: the connection between the two devices broke or never worked", ErrFailed))
-		case webrtc.PeerConnectionStateClosed:
-			p.fail(ErrFailed)
-		default:
+		if s != webrtc.PeerConnectionStateFailed && s != webrtc.PeerConnectionStateClosed {
 			return
 		}
-		// Unblock whoever reads or writes the data channel.
 		p.mu.Lock()
 		st := p.stream
 		p.mu.Unlock()
+		if s == webrtc.PeerConnectionStateClosed {
+			// Nothing more will be delivered, but what arrived can still
+			// be read: reads end with io.EOF after it.
+			if st != nil {
+				st.markBroken()
+			}
+			return
+		}
+		p.fail(fmt.Errorf("%w: the connection between the two devices broke or never worked", ErrFailed))
 		if st != nil {
-			st.Close()
+			st.fail() // unblock whoever reads or writes the data channel
 		}
 	})
 	if role == Offerer {
@@ -167,7 +170,7 @@ func New(api *webrtc.API, cfg Config, role Role, send func(wire.Signal)) (*Peer,
 
 func (p *Peer) onOpen(dc *webrtc.DataChannel) {
 	dc.OnOpen(func() {
-		raw, err := dc.Detach()
+		raw, err := dc.DetachWithDeadline()
 		if err != nil {
 			p.fail(fmt.Errorf("%w: detach data channel: %v", ErrFailed, err))
 			return
@@ -179,6 +182,9 @@ func (p *Peer) onOpen(dc *webrtc.DataChannel) {
 		p.opened <- s
 	})
 }
+
+// Abort ends the negotiation: Connect returns err.
+func (p *Peer) Abort(err error) { p.fail(err) }
 
 func (p *Peer) fail(err error) {
 	p.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/pion/datachannel"
 	"github.com/pion/webrtc/v4"
@@ -19,18 +20,20 @@ const maxMessage = 256 << 10
 // writes whole frames keeps one frame per message.
 type stream struct {
 	dc  *webrtc.DataChannel
-	raw datachannel.ReadWriteCloser
+	raw datachannel.ReadWriteCloserDeadliner
 
 	rbuf       []byte // the current message
 	rpos, rend int
 
 	low       chan struct{} // a token when the send buffer drained below lowWater
 	closed    chan struct{}
+	broken    chan struct{} // the connection failed: nothing written will arrive
+	breakOnce sync.Once
 	closeOnce sync.Once
 }
 
-func newStream(dc *webrtc.DataChannel, raw datachannel.ReadWriteCloser) *stream {
-	s := &stream{dc: dc, raw: raw, low: make(chan struct{}, 1), closed: make(chan struct{})}
+func newStream(dc *webrtc.DataChannel, raw datachannel.ReadWriteCloserDeadliner) *stream {
+	s := &stream{dc: dc, raw: raw, low: make(chan struct{}, 1), closed: make(chan struct{}), broken: make(chan struct{})}
 	dc.SetBufferedAmountLowThreshold(lowWater)
 	dc.OnBufferedAmountLow(func() {
 		select {
@@ -86,12 +89,35 @@ func (s *stream) closedErr(err error) error {
 	}
 }
 
-// Close closes the data channel; blocked Reads and Writes return.
+// closeGrace bounds how long Close waits for written data to be delivered.
+const closeGrace = 3 * time.Second
+
+// Close closes the data channel once what was written has been delivered
+// (acknowledged by the peer), waiting at most closeGrace; blocked Reads and
+// Writes return at once.
 func (s *stream) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		s.raw.SetReadDeadline(time.Now()) // closing the SCTP stream alone does not end a Read
+		deadline := time.Now().Add(closeGrace)
+		for s.dc.BufferedAmount() > 0 && time.Now().Before(deadline) {
+			select {
+			case <-s.broken:
+				deadline = time.Time{}
+			case <-time.After(10 * time.Millisecond): // Pion signals no "empty" event
+			}
+		}
 		err = s.raw.Close()
 	})
 	return err
+}
+
+// markBroken records that nothing written will be delivered any more.
+func (s *stream) markBroken() { s.breakOnce.Do(func() { close(s.broken) }) }
+
+// fail marks the connection as broken and closes the stream.
+func (s *stream) fail() {
+	s.markBroken()
+	s.Close()
 }

@@ -1,0 +1,344 @@
+// Package rendezvous is the broker core: it gives every connecting peer a
+// random ID, routes each message to exactly the peer it names (stamping the
+// true sender), and forgets a peer the moment its socket closes, telling the
+// peers it talked to. It keeps no other state, so several brokers could
+// later share the load. The transfer itself never passes through here.
+//
+// The protocol is defined in package wire. Each socket has one reader
+// goroutine (the HTTP handler's) and one writer goroutine fed by a bounded
+// queue: a peer that does not read fast enough is disconnected rather than
+// allowed to grow the broker's memory.
+package rendezvous
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/epicshare/epicshare/internal/wire"
+)
+
+// Config holds the broker's limits. Zero values mean the defaults.
+type Config struct {
+	Logger *slog.Logger
+	// MaxMessageBytes bounds one incoming message (default 64 KiB); a larger
+	// one closes the socket.
+	MaxMessageBytes int64
+	// SendQueue bounds the messages waiting for one peer (default 64). A
+	// peer whose queue is full is disconnected.
+	SendQueue int
+	// PingInterval (default 20 s) is how often the broker pings each peer;
+	// a peer silent for PongWait (default 30 s) is dropped. WriteWait
+	// (default 10 s) bounds every write.
+	PingInterval, PongWait, WriteWait time.Duration
+	// Page, if set, serves share links (GET /s/{id}); by default a short
+	// page explains how to open the link in the app.
+	Page http.Handler
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 64 << 10
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 64
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 20 * time.Second
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = 30 * time.Second
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = 10 * time.Second
+	}
+	if c.Page == nil {
+		c.Page = http.HandlerFunc(linkPage)
+	}
+}
+
+// Broker routes signaling messages between connected peers.
+type Broker struct {
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	upgrader websocket.Upgrader
+
+	mu     sync.Mutex
+	peers  map[string]*client
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New returns a broker; it is an http.Handler for the routes listed in
+// package wire: the socket, /healthz and share links.
+func New(cfg Config) *Broker {
+	cfg.setDefaults()
+	b := &Broker{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		mux:   http.NewServeMux(),
+		peers: make(map[string]*client),
+		upgrader: websocket.Upgrader{
+			Subprotocols: []string{wire.Subprotocol},
+			// Any origin for now: the socket carries only signaling, and
+			// the next step of hardening restricts it to the app's pages.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+	}
+	b.mux.HandleFunc("GET "+wire.SocketPath, b.serveSocket)
+	b.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	b.mux.Handle("GET "+wire.SharePath+"{id}", cfg.Page)
+	return b
+}
+
+func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.mux.ServeHTTP(w, r) }
+
+// Peers returns the number of connected peers.
+func (b *Broker) Peers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.peers)
+}
+
+// Close disconnects every peer with wire.CloseGoingAway and waits until
+// their goroutines are done. New sockets are refused afterwards.
+func (b *Broker) Close() {
+	b.mu.Lock()
+	b.closed = true
+	peers := make([]*client, 0, len(b.peers))
+	for _, c := range b.peers {
+		peers = append(peers, c)
+	}
+	b.mu.Unlock()
+	for _, c := range peers {
+		c.shutdown(wire.CloseGoingAway, "server shutting down")
+	}
+	b.wg.Wait()
+}
+
+// Serve runs an HTTP server for the broker on ln until ctx ends, then shuts
+// it down gracefully: sockets get wire.CloseGoingAway.
+func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           b,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
+	}
+	srv.RegisterOnShutdown(b.Close)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		b.Close()
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	b.Close() // Shutdown runs it in the background; wait for it here
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}
+
+// client is one connected peer.
+type client struct {
+	b    *Broker
+	id   string
+	conn *websocket.Conn
+	send chan []byte // bounded queue for the writer goroutine
+
+	// contacts are the peers this one exchanged messages with; guarded by b.mu.
+	contacts map[string]struct{}
+
+	once      sync.Once
+	done      chan struct{} // closed to stop the writer
+	closeCode int
+	closeText string
+}
+
+func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
+	conn, err := b.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader already answered with an HTTP error
+	}
+	if conn.Subprotocol() != wire.Subprotocol {
+		b.log.Debug("refusing client without protocol", "offered", r.Header.Get("Sec-WebSocket-Protocol"))
+		msg := websocket.FormatCloseMessage(wire.CloseUnsupportedVersion, "this server speaks "+wire.Subprotocol)
+		conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(b.cfg.WriteWait))
+		conn.Close()
+		return
+	}
+	c := &client{b: b, conn: conn, send: make(chan []byte, b.cfg.SendQueue), contacts: map[string]struct{}{}, done: make(chan struct{})}
+	if !b.register(c) {
+		msg := websocket.FormatCloseMessage(wire.CloseGoingAway, "server shutting down")
+		conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(b.cfg.WriteWait))
+		conn.Close()
+		return
+	}
+	b.log.Debug("peer connected", "peer", c.id, "remote", r.RemoteAddr)
+	c.enqueue(wire.Envelope{Type: wire.TypeWelcome, ID: c.id})
+	b.wg.Add(1)
+	go c.writeLoop()
+	c.readLoop()
+	b.unregister(c)
+	b.log.Debug("peer left", "peer", c.id)
+}
+
+func (b *Broker) register(c *client) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	for {
+		c.id = wire.NewPeerID()
+		if _, taken := b.peers[c.id]; !taken {
+			break
+		}
+	}
+	b.peers[c.id] = c
+	b.wg.Add(1) // for the handler, released in unregister
+	return true
+}
+
+// unregister forgets c and tells its contacts that it left.
+func (b *Broker) unregister(c *client) {
+	b.mu.Lock()
+	delete(b.peers, c.id)
+	var notify []*client
+	for id := range c.contacts {
+		if other, ok := b.peers[id]; ok {
+			delete(other.contacts, c.id)
+			notify = append(notify, other)
+		}
+	}
+	c.contacts = nil
+	b.mu.Unlock()
+	for _, other := range notify {
+		other.enqueue(wire.Envelope{Type: wire.TypeLeft, Peer: c.id})
+	}
+	c.shutdown(websocket.CloseNormalClosure, "")
+	b.wg.Done()
+}
+
+func (c *client) readLoop() {
+	cfg := c.b.cfg
+	c.conn.SetReadLimit(cfg.MaxMessageBytes)
+	c.conn.SetReadDeadline(time.Now().Add(cfg.PongWait))
+	c.conn.SetPongHandler(func(string) error {
+		return c.conn.SetReadDeadline(time.Now().Add(cfg.PongWait))
+	})
+	for {
+		typ, msg, err := c.conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.b.log.Warn("peer sent an oversized message", "peer", c.id)
+			}
+			return
+		}
+		c.conn.SetReadDeadline(time.Now().Add(cfg.PongWait))
+		if typ != websocket.TextMessage {
+			c.refuse(wire.CodeBadMessage, "", "messages must be JSON text")
+			continue
+		}
+		env, err := wire.DecodeEnvelope(msg)
+		if err == nil && env.Type != wire.TypeSend {
+			err = errors.New("peers may only send messages of type send")
+		}
+		if err != nil {
+			c.refuse(wire.CodeBadMessage, "", err.Error())
+			continue
+		}
+		c.b.route(c, env)
+	}
+}
+
+// route delivers env from c to its target, stamping the real sender.
+func (b *Broker) route(from *client, env wire.Envelope) {
+	b.mu.Lock()
+	to, ok := b.peers[env.To]
+	if ok && to != from {
+		from.contacts[to.id] = struct{}{}
+		to.contacts[from.id] = struct{}{}
+	}
+	b.mu.Unlock()
+	if !ok {
+		from.refuse(wire.CodeUnknownPeer, env.To, "no peer with that ID is connected")
+		return
+	}
+	to.enqueue(wire.Envelope{Type: wire.TypeMessage, From: from.id, Data: env.Data})
+}
+
+func (c *client) refuse(code, to, msg string) {
+	c.enqueue(wire.Envelope{Type: wire.TypeError, Code: code, To: to, Message: msg})
+}
+
+// enqueue queues env for c's writer; a full queue drops c.
+func (c *client) enqueue(env wire.Envelope) {
+	b, err := json.Marshal(env)
+	if err != nil {
+		c.b.log.Error("encode envelope", "err", err)
+		return
+	}
+	select {
+	case <-c.done:
+	case c.send <- b:
+	default:
+		c.b.log.Warn("dropping a peer that does not read its messages", "peer", c.id)
+		c.shutdown(websocket.ClosePolicyViolation, "too slow")
+	}
+}
+
+// shutdown makes the writer send a close frame and close the socket,
+// which also ends the reader.
+func (c *client) shutdown(code int, text string) {
+	c.once.Do(func() {
+		c.closeCode, c.closeText = code, text
+		close(c.done)
+	})
+}
+
+func (c *client) writeLoop() {
+	defer c.b.wg.Done()
+	cfg := c.b.cfg
+	ping := time.NewTicker(cfg.PingInterval)
+	defer ping.Stop()
+	defer c.conn.Close()
+	for {
+		select {
+		case msg := <-c.send:
+			c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
+			if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+				c.shutdown(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteWait)); err != nil {
+				c.shutdown(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-c.done:
+			msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
+			c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(cfg.WriteWait))
+			return
+		}
+	}
+}

@@ -1,0 +1,47 @@
+// Package session is what the GUI and the CLI both call: Share offers files
+// through a broker to any number of receivers, each on its own peer
+// connection; Receive opens a share link and saves the files. It ties the
+// signaling client, the WebRTC peer and the file protocol together and
+// reports progress through callbacks, so a front end only draws.
+package session
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/epicshare/epicshare/internal/peer"
+)
+
+// Config is what both sides need.
+type Config struct {
+	Peer   peer.Config
+	Logger *slog.Logger
+	// ConnectTimeout bounds the negotiation of one peer connection; 30 s if zero.
+	ConnectTimeout time.Duration
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (c Config) connectTimeout() time.Duration {
+	if c.ConnectTimeout > 0 {
+		return c.ConnectTimeout
+	}
+	return 30 * time.Second
+}
+
+var (
+	// ErrShareGone: the link names a sender the broker does not know.
+	ErrShareGone = errors.New("this share is no longer available: the sender stopped sharing or the link is wrong")
+	// ErrSenderLeft: the sender went away before the transfer started.
+	ErrSenderLeft = errors.New("the sender went offline")
+	// ErrNoAnswer: the sender did not answer in time.
+	ErrNoAnswer = errors.New("the sender did not answer")
+	// ErrTooManyReceivers: the sender is already serving its maximum.
+	ErrTooManyReceivers = errors.New("the sender is busy with too many receivers")
+)

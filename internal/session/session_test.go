@@ -1,0 +1,341 @@
+package session_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/epicshare/epicshare/internal/peer"
+	"github.com/epicshare/epicshare/internal/rendezvous"
+	"github.com/epicshare/epicshare/internal/session"
+	"github.com/epicshare/epicshare/internal/transfer"
+	"github.com/epicshare/epicshare/internal/wire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// cfg keeps ICE on loopback: the tests never touch the real network.
+var cfg = session.Config{Peer: peer.Config{Interfaces: []string{"lo"}}, ConnectTimeout: 20 * time.Second}
+
+// broker runs a real broker on a real loopback socket.
+func broker(t *testing.T) *url.URL {
+	t.Helper()
+	b := rendezvous.New(rendezvous.Config{})
+	srv := httptest.NewServer(b)
+	t.Cleanup(func() { b.Close(); srv.Close() })
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// tree builds the folder the issue asks for: nested files, an empty file,
+// an empty folder and a large random file.
+func tree(t *testing.T, bigSize int64) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "holiday")
+	for p, content := range map[string]string{
+		"notes.txt":           "sun, sea",
+		"empty.txt":           "",
+		"photos/day1/a.jpg":   strings.Repeat("A", 100_000),
+		"photos/day2/b.jpg":   strings.Repeat("B", 70_001),
+		"photos/nothing-yet/": "",
+		"scripts/run.sh":      "#!/bin/sh\necho hi\n",
+	} {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if strings.HasSuffix(p, "/") {
+			mustOK(t, os.MkdirAll(full, 0o755))
+			continue
+		}
+		mustOK(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		mustOK(t, os.WriteFile(full, []byte(content), 0o644))
+	}
+	mustOK(t, os.Chmod(filepath.Join(root, "scripts/run.sh"), 0o755))
+	f, err := os.Create(filepath.Join(root, "video.bin"))
+	mustOK(t, err)
+	_, err = io.CopyN(f, rand.Reader, bigSize)
+	mustOK(t, err)
+	mustOK(t, f.Close())
+	return root
+}
+
+func mustOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// digest describes a tree by path, kind, mode and content hash.
+func digest(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			fmt.Fprintf(&b, "%s dir %v\n", rel, fi.Mode().Perm())
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		io.Copy(h, f)
+		fmt.Fprintf(&b, "%s %v %x\n", rel, fi.Mode().Perm(), h.Sum(nil))
+		return nil
+	})
+	mustOK(t, err)
+	return b.String()
+}
+
+// events collects a share's events, safe for concurrent use.
+type events struct {
+	mu   sync.Mutex
+	list []session.Event
+	done chan string // receiver IDs, as each finishes or fails
+}
+
+func newEvents() *events { return &events{done: make(chan string, 16)} }
+
+func (e *events) on(ev session.Event) {
+	e.mu.Lock()
+	e.list = append(e.list, ev)
+	e.mu.Unlock()
+	if ev.State == session.Done || ev.State == session.Failed {
+		e.done <- ev.Receiver
+	}
+}
+
+func (e *events) final(id string) session.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := len(e.list) - 1; i >= 0; i-- {
+		if e.list[i].Receiver == id {
+			return e.list[i]
+		}
+	}
+	return session.Event{}
+}
+
+func share(t *testing.T, ctx context.Context, server *url.URL, ev *events, paths ...string) *session.Sharing {
+	t.Helper()
+	o, err := transfer.NewOffer(paths...)
+	mustOK(t, err)
+	s, err := session.Share(ctx, cfg, server, o, session.ShareOptions{OnEvent: ev.on})
+	mustOK(t, err)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func TestTreeArrivesByteIdentical(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	src := tree(t, 64<<20)
+	ev := newEvents()
+	s := share(t, ctx, broker(t), ev, src)
+
+	out := t.TempDir()
+	var last transfer.Progress
+	res, err := session.Receive(ctx, cfg, s.Link(), out, transfer.ReceiveOptions{
+		Progress: func(p transfer.Progress) { last = p },
+	})
+	mustOK(t, err)
+	if got, want := digest(t, filepath.Join(out, "holiday")), digest(t, src); got != want {
+		t.Fatalf("received tree differs:\n%s\nwant:\n%s", got, want)
+	}
+	if len(res.Saved) != 1 || res.Saved[0] != "holiday" {
+		t.Errorf("saved %v", res.Saved)
+	}
+	if last.Done != last.Total || last.Total != res.Manifest.Total() {
+		t.Errorf("last progress %+v", last)
+	}
+	id := <-ev.done
+	if e := ev.final(id); e.State != session.Done || e.Progress.Done != res.Manifest.Total() {
+		t.Errorf("sender's final event %+v", e)
+	}
+}
+
+func TestTwoReceiversAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	src := tree(t, 8<<20)
+	ev := newEvents()
+	s := share(t, ctx, broker(t), ev, src)
+
+	var wg sync.WaitGroup
+	outs := []string{t.TempDir(), t.TempDir()}
+	errs := make([]error, len(outs))
+	for i, out := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = session.Receive(ctx, cfg, s.Link(), out, transfer.ReceiveOptions{})
+		}()
+	}
+	wg.Wait()
+	want := digest(t, src)
+	for i, out := range outs {
+		mustOK(t, errs[i])
+		if got := digest(t, filepath.Join(out, "holiday")); got != want {
+			t.Errorf("receiver %d got a different tree", i)
+		}
+	}
+	for range outs {
+		if e := ev.final(<-ev.done); e.State != session.Done {
+			t.Errorf("sender saw %v: %v", e.State, e.Err)
+		}
+	}
+}
+
+// stallAfter returns a Progress callback that calls fn once past n bytes.
+func stallAfter(n int64, fn func()) func(transfer.Progress) {
+	var once sync.Once
+	return func(p transfer.Progress) {
+		if p.Done >= n {
+			once.Do(fn)
+		}
+	}
+}
+
+func TestReceiverCancels(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	src := tree(t, 32<<20)
+	ev := newEvents()
+	s := share(t, ctx, broker(t), ev, src)
+
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	out := t.TempDir()
+	_, err := session.Receive(rctx, cfg, s.Link(), out, transfer.ReceiveOptions{Progress: stallAfter(4<<20, rcancel)})
+	if !errors.Is(err, transfer.ErrCanceled) {
+		t.Fatalf("receiver got %v, want ErrCanceled", err)
+	}
+	e := ev.final(<-ev.done)
+	var pe *transfer.PeerError
+	if e.State != session.Failed || !errors.As(e.Err, &pe) || !strings.Contains(pe.Reason, "receiver stopped") {
+		t.Errorf("sender saw %v: %v; want the receiver's reason", e.State, e.Err)
+	}
+	noPart(t, out)
+	// The share goes on: a second receiver still gets everything.
+	out2 := t.TempDir()
+	_, err = session.Receive(ctx, cfg, s.Link(), out2, transfer.ReceiveOptions{})
+	mustOK(t, err)
+	if digest(t, filepath.Join(out2, "holiday")) != digest(t, src) {
+		t.Error("second receiver got a different tree")
+	}
+}
+
+func TestSenderStopsOneReceiver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	src := tree(t, 32<<20)
+	ev := newEvents()
+	var s *session.Sharing
+	stopped := make(chan struct{})
+	o, err := transfer.NewOffer(src)
+	mustOK(t, err)
+	var once sync.Once
+	s, err = session.Share(ctx, cfg, broker(t), o, session.ShareOptions{OnEvent: func(e session.Event) {
+		if e.State == session.Sending && e.Progress.Done > 4<<20 {
+			once.Do(func() { go func() { s.StopReceiver(e.Receiver); close(stopped) }() })
+		}
+		ev.on(e)
+	}})
+	mustOK(t, err)
+	defer s.Stop()
+
+	out := t.TempDir()
+	_, err = session.Receive(ctx, cfg, s.Link(), out, transfer.ReceiveOptions{})
+	var pe *transfer.PeerError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "sender stopped") {
+		t.Fatalf("receiver got %v, want the sender's reason", err)
+	}
+	<-stopped
+	if e := ev.final(<-ev.done); e.State != session.Failed || !errors.Is(e.Err, transfer.ErrCanceled) {
+		t.Errorf("sender saw %v: %v", e.State, e.Err)
+	}
+	noPart(t, out)
+}
+
+func TestSenderStopsShareMidFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	src := tree(t, 32<<20)
+	ev := newEvents()
+	s := share(t, ctx, broker(t), ev, src)
+	out := t.TempDir()
+	_, err := session.Receive(ctx, cfg, s.Link(), out, transfer.ReceiveOptions{
+		Progress: stallAfter(4<<20, func() { go s.Stop() }),
+	})
+	var pe *transfer.PeerError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "sender stopped") {
+		t.Fatalf("receiver got %v, want the sender's reason", err)
+	}
+	noPart(t, out)
+}
+
+func TestUnknownOrExpiredLink(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	server := broker(t)
+	link := wire.Link{Server: server, Sender: wire.NewPeerID(), Secret: wire.NewSecret()}
+	_, err := session.Receive(ctx, cfg, link, t.TempDir(), transfer.ReceiveOptions{})
+	if !errors.Is(err, session.ErrShareGone) {
+		t.Fatalf("got %v, want ErrShareGone", err)
+	}
+
+	// A share that was stopped is gone too.
+	ev := newEvents()
+	s := share(t, ctx, server, ev, tree(t, 1))
+	s.Stop()
+	_, err = session.Receive(ctx, cfg, s.Link(), t.TempDir(), transfer.ReceiveOptions{})
+	if !errors.Is(err, session.ErrShareGone) {
+		t.Fatalf("after Stop: got %v, want ErrShareGone", err)
+	}
+}
+
+func TestBrokerUnreachable(t *testing.T) {
+	srv := httptest.NewServer(nil)
+	u, _ := url.Parse(srv.URL)
+	srv.Close() // nothing listens there any more
+	link := wire.Link{Server: u, Sender: wire.NewPeerID(), Secret: wire.NewSecret()}
+	_, err := session.Receive(t.Context(), cfg, link, t.TempDir(), transfer.ReceiveOptions{})
+	if err == nil || !strings.Contains(err.Error(), "connect") {
+		t.Fatalf("got %v, want a connection error", err)
+	}
+}
+
+func noPart(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".part") {
+			t.Errorf("leftover %s", p)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,251 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/epicshare/epicshare/internal/peer"
+	"github.com/epicshare/epicshare/internal/signal"
+	"github.com/epicshare/epicshare/internal/transfer"
+	"github.com/epicshare/epicshare/internal/wire"
+)
+
+// MaxReceivers bounds how many receivers one share serves at once.
+const MaxReceivers = 16
+
+// State of one receiver of a share.
+type State int
+
+const (
+	Connecting State = iota
+	Sending
+	Done
+	Failed
+)
+
+func (s State) String() string {
+	return [...]string{"connecting", "sending", "done", "failed"}[s]
+}
+
+// Event reports what happens to one receiver of a share.
+type Event struct {
+	Receiver string // the receiver's peer ID on the broker
+	State    State
+	Progress transfer.Progress // while Sending, and the last figures after
+	Err      error             // when Failed
+}
+
+// ShareOptions tune Share.
+type ShareOptions struct {
+	// OnEvent, if set, is called for every change of a receiver; calls for
+	// one receiver come in order from one goroutine. It must not block.
+	OnEvent func(Event)
+}
+
+// Sharing is a share in progress.
+type Sharing struct {
+	link   wire.Link
+	sig    *signal.Conn
+	offer  *transfer.Offer
+	cfg    Config
+	api    *webrtc.API
+	opts   ShareOptions
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+	err    error
+
+	mu        sync.Mutex
+	receivers map[string]*receiver
+	wg        sync.WaitGroup
+}
+
+type receiver struct {
+	peer   *peer.Peer
+	cancel context.CancelCauseFunc
+}
+
+// Share registers with the broker at server and serves offer to every
+// receiver that opens the link, until ctx ends or Stop is called.
+func Share(ctx context.Context, cfg Config, server *url.URL, offer *transfer.Offer, opts ShareOptions) (*Sharing, error) {
+	sig, err := signal.Dial(ctx, server, signal.Options{Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	s := &Sharing{
+		link:      wire.Link{Server: server, Sender: sig.ID(), Secret: wire.NewSecret()},
+		sig:       sig,
+		offer:     offer,
+		cfg:       cfg,
+		api:       peer.NewAPI(cfg.Peer),
+		opts:      opts,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+		receivers: make(map[string]*receiver),
+	}
+	go s.serve(ctx)
+	return s, nil
+}
+
+// Link returns the link to give to receivers.
+func (s *Sharing) Link() wire.Link { return s.link }
+
+// Stop ends the share: receivers in progress are told the sender stopped.
+func (s *Sharing) Stop() {
+	s.cancel(errors.New("share stopped"))
+	<-s.done
+}
+
+// StopReceiver ends the transfer to one receiver; the share goes on.
+func (s *Sharing) StopReceiver(id string) {
+	s.mu.Lock()
+	r := s.receivers[id]
+	s.mu.Unlock()
+	if r != nil {
+		r.cancel(errors.New("stopped by the sender"))
+	}
+}
+
+// Done is closed when the share has ended.
+func (s *Sharing) Done() <-chan struct{} { return s.done }
+
+// Err says why the share ended: nil after Stop or when the context ended,
+// the signaling error if the broker connection was lost.
+func (s *Sharing) Err() error {
+	<-s.done
+	return s.err
+}
+
+func (s *Sharing) serve(ctx context.Context) {
+	log := s.cfg.logger()
+	defer func() {
+		s.cancel(errors.New("share ended"))
+		s.wg.Wait()
+		s.sig.Close()
+		close(s.done)
+	}()
+	stop := context.AfterFunc(ctx, func() { s.sig.Close() })
+	defer stop()
+	for env := range s.sig.Recv() {
+		switch env.Type {
+		case wire.TypeMessage:
+			sg, err := wire.DecodeSignal(env.Data)
+			if err != nil {
+				log.Warn("dropping bad signal", "from", env.From, "err", err)
+				continue
+			}
+			s.handle(ctx, env.From, sg)
+		case wire.TypeLeft:
+			s.goneBeforeConnected(env.Peer, "the receiver went offline")
+		case wire.TypeError:
+			if env.Code == wire.CodeUnknownPeer {
+				s.goneBeforeConnected(env.To, "the receiver went offline")
+			} else {
+				log.Warn("broker refused a message", "code", env.Code, "message", env.Message)
+			}
+		}
+	}
+	if ctx.Err() == nil {
+		s.err = fmt.Errorf("lost the signaling server: %w", s.sig.Err())
+	}
+}
+
+func (s *Sharing) handle(ctx context.Context, from string, sg wire.Signal) {
+	s.mu.Lock()
+	r := s.receivers[from]
+	s.mu.Unlock()
+	if r != nil {
+		if sg.Kind == wire.SignalHello {
+			return // a repeated hello while connecting
+		}
+		if err := r.peer.HandleSignal(sg); err != nil {
+			s.cfg.logger().Warn("bad signal from receiver", "from", from, "err", err)
+		}
+		return
+	}
+	if sg.Kind != wire.SignalHello {
+		return // a late signal from a receiver that is gone
+	}
+	if s.count() >= MaxReceivers {
+		s.send(ctx, from, wire.Signal{Kind: wire.SignalBye, Reason: ErrTooManyReceivers.Error()})
+		return
+	}
+	p, err := peer.New(s.api, s.cfg.Peer, peer.Offerer, func(sg wire.Signal) { s.send(ctx, from, sg) })
+	if err != nil {
+		s.event(Event{Receiver: from, State: Failed, Err: err})
+		return
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	r = &receiver{peer: p, cancel: cancel}
+	s.mu.Lock()
+	s.receivers[from] = r
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel(nil)
+		err := s.sendTo(rctx, from, p)
+		s.mu.Lock()
+		delete(s.receivers, from)
+		s.mu.Unlock()
+		if err != nil {
+			s.event(Event{Receiver: from, State: Failed, Err: err})
+		}
+	}()
+}
+
+func (s *Sharing) sendTo(ctx context.Context, id string, p *peer.Peer) error {
+	s.event(Event{Receiver: id, State: Connecting})
+	cctx, cancel := context.WithTimeoutCause(ctx, s.cfg.connectTimeout(), peer.ErrFailed)
+	conn, err := p.Connect(cctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var last transfer.Progress
+	err = transfer.Send(ctx, conn, s.offer, transfer.SendOptions{Progress: func(pr transfer.Progress) {
+		last = pr
+		s.event(Event{Receiver: id, State: Sending, Progress: pr})
+	}})
+	if err != nil {
+		return err
+	}
+	s.event(Event{Receiver: id, State: Done, Progress: last})
+	return nil
+}
+
+func (s *Sharing) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.receivers)
+}
+
+// goneBeforeConnected ends the negotiation with a receiver that left the
+// broker. A receiver already connected peer to peer needs the broker no
+// more, so its transfer goes on.
+func (s *Sharing) goneBeforeConnected(id, reason string) {
+	s.mu.Lock()
+	r := s.receivers[id]
+	s.mu.Unlock()
+	if r != nil {
+		r.peer.Abort(errors.New(reason))
+	}
+}
+
+func (s *Sharing) send(ctx context.Context, to string, sg wire.Signal) {
+	if err := s.sig.Send(ctx, to, sg.Encode()); err != nil {
+		s.cfg.logger().Debug("signal not sent", "to", to, "kind", sg.Kind, "err", err)
+	}
+}
+
+func (s *Sharing) event(e Event) {
+	if s.opts.OnEvent != nil {
+		s.opts.OnEvent(e)
+	}
+}

@@ -1,0 +1,81 @@
+// Command signal-server runs the EpicShare broker: peers connect over a
+// WebSocket, get a random ID and exchange signaling messages by ID; the
+// files themselves never pass through it. See package rendezvous.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/epicshare/epicshare/internal/rendezvous"
+)
+
+const usage = `Usage: signal-server [flags]
+
+Runs the EpicShare signaling server. Peers connect to /ws, share links are
+served at /s/ID, and /healthz answers "ok". SIGINT or SIGTERM shut it down
+gracefully. It keeps no state but the peers connected right now.
+
+Flags:
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "signal-server: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// run serves until ctx ends. Logs and usage go to stderr.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("signal-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	addr := fs.String("addr", ":8080", "listen on this `host:port` (port 0 picks a free one)")
+	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "signal-server: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "signal-server: bad --log-level %q\n", *level)
+		return errUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+	err = rendezvous.New(rendezvous.Config{Logger: log}).Serve(ctx, ln)
+	log.Info("stopped")
+	return err
+}
