@@ -1,0 +1,386 @@
+// Package e2e runs the built binaries as a person would: a signal server,
+// "epicshare send" and "epicshare receive" as separate processes talking
+// over loopback. Its benchmarks measure the same processes.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+	cleanup   []string // temporary folders TestMain removes
+)
+
+// binaries builds epicshare and signal-server once per test run.
+func binaries(t testing.TB) (epicshare, signalServer string) {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "epicshare-e2e-")
+		if buildErr != nil {
+			return
+		}
+		cleanup = append(cleanup, binDir)
+		for _, pkg := range []string{".", "./signal-server"} {
+			out := filepath.Join(binDir, filepath.Base(pkg))
+			if pkg == "." {
+				out = filepath.Join(binDir, "epicshare")
+			}
+			cmd := exec.Command("go", "build", "-o", out, pkg)
+			cmd.Dir = "../.."
+			if b, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "epicshare"), filepath.Join(binDir, "signal-server")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, dir := range cleanup {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// ICE stays on loopback in every process these tests start.
+var loopbackFlags = []string{"--interface", "lo"}
+
+// proc is a started process with its output captured.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout *bytes.Buffer
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t testing.TB, ctx context.Context, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.CommandContext(ctx, name, args...), stdout: &bytes.Buffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Stderr = p.stderr
+	p.cmd.WaitDelay = 5 * time.Second
+	return p
+}
+
+// run starts p and returns once it is running; wait collects its end.
+func (p *proc) run(t testing.TB) {
+	t.Helper()
+	p.cmd.Stdout = p.stdout
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+}
+
+// firstLine starts p and returns the first line it prints on stdout.
+func (p *proc) firstLine(t testing.TB) string {
+	t.Helper()
+	r, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(r)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		io.Copy(io.Discard, r)
+		p.done <- p.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	select {
+	case l, ok := <-lines:
+		if !ok {
+			t.Fatalf("%s printed no line; stderr:\n%s", p.cmd.Path, p.stderr)
+		}
+		return l
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s printed no line in 30 s; stderr:\n%s", p.cmd.Path, p.stderr)
+	}
+	return ""
+}
+
+func (p *proc) exitCode(t testing.TB, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		// put it back for the cleanup
+		p.done <- nil
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		t.Fatalf("%s still running after %v; stderr:\n%s", filepath.Base(p.cmd.Path), within, p.stderr)
+	}
+	return -1
+}
+
+var addrRE = regexp.MustCompile(`addr"?[=:]"?([0-9.]+:[0-9]+)`)
+
+// signalServer starts the broker binary on a free loopback port.
+func signalServer(t testing.TB, ctx context.Context) string {
+	t.Helper()
+	_, bin := binaries(t)
+	p := start(t, ctx, bin, "--addr", "127.0.0.1:0")
+	p.run(t)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := addrRE.FindStringSubmatch(p.stderr.String()); m != nil {
+			return "http://" + m[1]
+		}
+		time.Sleep(20 * time.Millisecond) // polling a log, not ordering events
+	}
+	t.Fatalf("signal-server did not log its address:\n%s", p.stderr)
+	return ""
+}
+
+func makeTree(t testing.TB, root string, big int64) {
+	t.Helper()
+	for p, content := range map[string]string{
+		"docs/readme.txt": "read me",
+		"docs/empty.txt":  "",
+		"docs/sub/x.csv":  "1,2,3\n",
+		"docs/hollow/":    "",
+	} {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if strings.HasSuffix(p, "/") {
+			must(t, os.MkdirAll(full, 0o755))
+			continue
+		}
+		must(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		must(t, os.WriteFile(full, []byte(content), 0o644))
+	}
+	randomFile(t, filepath.Join(root, "big.bin"), big)
+}
+
+func randomFile(t testing.TB, path string, size int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	must(t, err)
+	_, err = io.CopyN(f, rand.Reader, size)
+	must(t, err)
+	must(t, f.Close())
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func digest(t testing.TB, root string) string {
+	t.Helper()
+	var b strings.Builder
+	must(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			fmt.Fprintf(&b, "%s/\n", rel)
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %x\n", rel, sha256.Sum256(data))
+		return nil
+	}))
+	return b.String()
+}
+
+func TestSendReceiveProcesses(t *testing.T) {
+	epicshare, _ := binaries(t)
+	for _, mode := range []string{"signal-server", "send --listen"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			src := t.TempDir()
+			makeTree(t, src, 16<<20)
+
+			args := append([]string{"send"}, loopbackFlags...)
+			if mode == "signal-server" {
+				args = append(args, "--server", signalServer(t, ctx))
+			} else {
+				args = append(args, "--listen", "127.0.0.1:0")
+			}
+			args = append(args, filepath.Join(src, "docs"), filepath.Join(src, "big.bin"))
+			sender := start(t, ctx, epicshare, args...)
+			link := sender.firstLine(t)
+			if !strings.Contains(link, "/s/") || !strings.Contains(link, "#") {
+				t.Fatalf("first stdout line %q is not a link", link)
+			}
+
+			out := t.TempDir()
+			recv := start(t, ctx, epicshare, append(append([]string{"receive", "--out", out}, loopbackFlags...), link)...)
+			recv.run(t)
+			if code := recv.exitCode(t, time.Minute); code != 0 {
+				t.Fatalf("receive exited %d:\n%s", code, recv.stderr)
+			}
+			if code := sender.exitCode(t, 30*time.Second); code != 0 {
+				t.Fatalf("send exited %d:\n%s", code, sender.stderr)
+			}
+			if got, want := digest(t, out), digest(t, src); got != want {
+				t.Fatalf("received:\n%s\nsent:\n%s", got, want)
+			}
+			if !strings.Contains(recv.stderr.String(), "every file verified") {
+				t.Errorf("receive did not report verification:\n%s", recv.stderr)
+			}
+		})
+	}
+}
+
+func TestReceiveBadInput(t *testing.T) {
+	epicshare, _ := binaries(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	server := signalServer(t, ctx)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"malformed link", []string{"receive", "not a link"}, 1, "not an EpicShare link"},
+		{"no secret", []string{"receive", server + "/s/AAAAAAAAAAAAAAAAAAAAAA"}, 1, "secret"},
+		{"unknown share", []string{"receive", server + "/s/AAAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBA"}, 1, "no longer available"},
+		{"server down", []string{"receive", "http://127.0.0.1:1/s/AAAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBA"}, 1, "connect"},
+		{"no link", []string{"receive"}, 2, "exactly one link"},
+		{"unreadable path", []string{"send", "--listen", "127.0.0.1:0", "/nonexistent/file"}, 1, "no such file"},
+		{"nothing to send", []string{"send"}, 2, "at least one"},
+		{"server and listen", []string{"send", "--server", server, "--listen", ":0", "x"}, 2, "either"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := start(t, ctx, epicshare, tc.args...)
+			p.run(t)
+			if code := p.exitCode(t, 30*time.Second); code != tc.code || !strings.Contains(p.stderr.String(), tc.want) {
+				t.Errorf("exit %d (want %d), stderr:\n%s\nwant it to mention %q", code, tc.code, p.stderr, tc.want)
+			}
+			if lines := strings.Count(strings.TrimSpace(p.stderr.String()), "\n"); tc.code == 1 && lines > 2 {
+				t.Errorf("want a short error, got:\n%s", p.stderr)
+			}
+		})
+	}
+}
+
+// TestPeerGoneMidFile kills one process in the middle of a large file:
+// the survivor must fail with a clear reason and leave no file under its
+// final name.
+func TestPeerGoneMidFile(t *testing.T) {
+	epicshare, _ := binaries(t)
+	for _, victim := range []string{"sender", "receiver"} {
+		t.Run(victim, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			src := t.TempDir()
+			randomFile(t, filepath.Join(src, "big.bin"), 512<<20)
+			sender := start(t, ctx, epicshare, append(append([]string{"send", "--listen", "127.0.0.1:0"}, loopbackFlags...), filepath.Join(src, "big.bin"))...)
+			link := sender.firstLine(t)
+			out := t.TempDir()
+			recv := start(t, ctx, epicshare, append(append([]string{"receive", "--out", out}, loopbackFlags...), link)...)
+			recv.run(t)
+			// Wait until some data arrived.
+			deadline := time.Now().Add(time.Minute)
+			for {
+				if fi, err := os.Stat(filepath.Join(out, "big.bin.part")); err == nil && fi.Size() > 8<<20 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no data arrived; receiver:\n%s", recv.stderr)
+				}
+				time.Sleep(10 * time.Millisecond) // polling the disk
+			}
+			if victim == "sender" {
+				sender.cmd.Process.Signal(syscall.SIGKILL)
+				if code := recv.exitCode(t, time.Minute); code == 0 {
+					t.Fatalf("receiver exited 0:\n%s", recv.stderr)
+				}
+			} else {
+				// The sender reports the failure and keeps sharing, so
+				// the receiver may try again; Ctrl-C then ends it.
+				recv.cmd.Process.Signal(syscall.SIGKILL)
+				waitFor(t, sender.stderr, "failed:", time.Minute)
+				sender.cmd.Process.Signal(os.Interrupt)
+				if code := sender.exitCode(t, 30*time.Second); code != 1 {
+					t.Errorf("sender exited %d after Ctrl-C with no receiver done, want 1:\n%s", code, sender.stderr)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(out, "big.bin")); err == nil {
+				t.Error("a partial file has the final name")
+			}
+			if victim == "sender" {
+				if _, err := os.Stat(filepath.Join(out, "big.bin.part")); err == nil {
+					t.Error("the receiver left its .part file behind")
+				}
+				if s := recv.stderr.String(); !strings.Contains(s, "connection") {
+					t.Errorf("receiver's reason does not say the connection was lost:\n%s", s)
+				}
+			}
+		})
+	}
+}
+
+// waitFor polls a process's stderr until it contains want.
+func waitFor(t testing.TB, b *syncBuffer, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(b.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q within %v in:\n%s", want, within, b)
+		}
+		time.Sleep(20 * time.Millisecond) // polling output
+	}
+}
