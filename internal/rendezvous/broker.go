@@ -302,8 +302,11 @@ func (c *client) enqueue(env wire.Envelope) {
 	case <-c.done:
 	case c.send <- b:
 	default:
+		// Its writer is likely stuck in a write: closing the socket ends
+		// that write now instead of after WriteWait.
 		c.b.log.Warn("dropping a peer that does not read its messages", "peer", c.id)
 		c.shutdown(websocket.ClosePolicyViolation, "too slow")
+		c.conn.Close()
 	}
 }
 
