@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
@@ -115,7 +116,12 @@ func (l *listFlag) Set(s string) error {
 
 // parse parses flags that may come before, between or after the
 // positional arguments, as people type them ("send a.txt --keep").
+// Everything after "--" is positional.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, rest = args[:i], args[i+1:]
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -123,16 +129,10 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return pos, nil
+			return append(pos, rest...), nil
 		}
-		if args[0] == "--" || (len(args[0]) > 0 && args[0][0] != '-') {
-			if args[0] == "--" {
-				return append(pos, args[1:]...), nil
-			}
-			pos = append(pos, args[0])
-			args = args[1:]
-			continue
-		}
+		pos = append(pos, args[0])
+		args = args[1:]
 	}
 }
 

@@ -50,15 +50,20 @@ func bar(p transfer.Progress, width int) string {
 	return line
 }
 
+// headline says how much a manifest holds: "3 files, 1.2 GB".
+func headline(m transfer.Manifest) string {
+	s := "s"
+	if m.Files() == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("%d file%s, %s", m.Files(), s, Bytes(m.Total()))
+}
+
 // summary describes a manifest in a few lines for a person to accept.
 func summary(m transfer.Manifest, max int) string {
 	var b strings.Builder
 	files := m.Files()
-	fmt.Fprintf(&b, "%d file", files)
-	if files != 1 {
-		b.WriteString("s")
-	}
-	fmt.Fprintf(&b, ", %s:\n", Bytes(m.Total()))
+	fmt.Fprintf(&b, "%s:\n", headline(m))
 	shown := 0
 	for _, e := range m.Entries {
 		if e.Dir {

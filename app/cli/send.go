@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -140,7 +141,7 @@ func lanAddress(only []string) (net.IP, error) {
 	}
 	var fallback net.IP
 	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || (len(only) > 0 && !contains(only, ifc.Name)) {
+		if ifc.Flags&net.FlagUp == 0 || (len(only) > 0 && !slices.Contains(only, ifc.Name)) {
 			continue
 		}
 		addrs, err := ifc.Addrs()
@@ -168,15 +169,6 @@ func lanAddress(only []string) (net.IP, error) {
 	return fallback, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // sendView shows a share's link and its receivers.
 type sendView struct {
 	stdio IO
@@ -202,7 +194,7 @@ func (v *sendView) intro(link string, m transfer.Manifest, keep bool) {
 			fmt.Fprint(w, qr.ToSmallString(false))
 		}
 	}
-	fmt.Fprintf(w, "Sharing %s\nLink: %s\n", strings.TrimSpace(strings.SplitN(summary(m, 0), "\n", 2)[0]), link)
+	fmt.Fprintf(w, "Sharing %s\nLink: %s\n", headline(m), link)
 	if keep {
 		fmt.Fprintln(w, "Waiting for receivers; press Ctrl-C to stop sharing.")
 	} else {

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"flag"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/epicshare/epicshare/internal/transfer"
+)
+
+func TestBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 1500: "1.5 kB", 50_000_000: "50.0 MB", 1 << 30: "1.1 GB", 3e12: "3.0 TB"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{-1: "?", 0: "0:00", 65 * time.Second: "1:05", 3723 * time.Second: "1:02:03"} {
+		if got := Duration(d); got != want {
+			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestParseInterleavedFlags(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	keep := fs.Bool("keep", false, "")
+	var stun listFlag
+	fs.Var(&stun, "stun", "")
+	pos, err := parse(fs, []string{"a.txt", "--keep", "--stun", "s1", "b dir", "--stun=s2", "--", "--literal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !*keep || !slices.Equal(stun, []string{"s1", "s2"}) || !slices.Equal(pos, []string{"a.txt", "b dir", "--literal"}) {
+		t.Errorf("keep=%v stun=%v pos=%q", *keep, stun, pos)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	m := transfer.Manifest{Entries: []transfer.Entry{
+		{Path: "d", Dir: true}, {Path: "d/a", Size: 1500}, {Path: "d/b", Size: 10}, {Path: "d/c", Size: 0}, {Path: "d/e", Dir: true},
+	}}
+	s := summary(m, 2)
+	for _, want := range []string{"3 files, 1.5 kB:", "d/a", "1.5 kB", "… and 1 more"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if s := summary(m, 10); !strings.Contains(s, "d/e/") || !strings.Contains(s, "(empty)") {
+		t.Errorf("summary does not show the empty folder:\n%s", s)
+	}
+}
+
+func TestBarFitsWidth(t *testing.T) {
+	p := transfer.Progress{File: strings.Repeat("long-name/", 20), Done: 50, Total: 100, Rate: 1e6}
+	if got := bar(p, 60); len([]rune(got)) > 60 || !strings.Contains(got, " 50%") {
+		t.Errorf("bar = %q", got)
+	}
+}
