@@ -384,3 +384,44 @@ func waitFor(t testing.TB, b *syncBuffer, want string, within time.Duration) {
 		time.Sleep(20 * time.Millisecond) // polling output
 	}
 }
+
+// TestPermissionErrors runs the binaries as the unprivileged user "nobody"
+// (root reads and writes everything, so only then do permissions bite): a
+// file it may not read and a folder it may not write get clear errors.
+func TestPermissionErrors(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a process as another user")
+	}
+	epicshare, _ := binaries(t)
+	must(t, os.Chmod(filepath.Dir(epicshare), 0o755))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	nobody := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+
+	dir, err := os.MkdirTemp("", "epicshare-perm-")
+	must(t, err)
+	defer os.RemoveAll(dir)
+	must(t, os.Chmod(dir, 0o755))
+	secret := filepath.Join(dir, "secret.txt")
+	must(t, os.WriteFile(secret, []byte("root only"), 0o600))
+
+	p := start(t, ctx, epicshare, "send", "--listen", "127.0.0.1:0", "--interface", "lo", secret)
+	p.cmd.SysProcAttr = nobody
+	p.run(t)
+	if code := p.exitCode(t, 30*time.Second); code != 1 || !strings.Contains(p.stderr.String(), "permission denied") {
+		t.Errorf("send of an unreadable file: exit %d, stderr:\n%s", code, p.stderr)
+	}
+
+	// A share that nobody may read, received into a folder nobody may not write.
+	public := filepath.Join(dir, "public.txt")
+	must(t, os.WriteFile(public, []byte("for all"), 0o644))
+	sender := start(t, ctx, epicshare, "send", "--listen", "127.0.0.1:0", "--interface", "lo", public)
+	link := sender.firstLine(t)
+	recv := start(t, ctx, epicshare, "receive", "--out", dir, "--interface", "lo", link)
+	recv.cmd.SysProcAttr = nobody
+	recv.run(t)
+	if code := recv.exitCode(t, 30*time.Second); code != 1 || !strings.Contains(recv.stderr.String(), "not writable") {
+		t.Errorf("receive into a read-only folder: exit %d, stderr:\n%s", code, recv.stderr)
+	}
+	waitFor(t, sender.stderr, "cannot write", 30*time.Second)
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,5 +153,49 @@ func TestConnectHonoursContext(t *testing.T) {
 	cancel()
 	if _, err := p.Connect(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestRemoteCloseUnblocksBlockedWriter(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	off, ans := pair(t, ctx)
+	// ans never reads: its receive window and then off's send buffer fill
+	// up, and off's writes block in flow control.
+	errc := make(chan error, 1)
+	var writes atomic.Int64
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := off.Write(buf); err != nil {
+				errc <- err
+				return
+			}
+			writes.Add(1)
+		}
+	}()
+	// Stalled: no write completed for half a second.
+	for last := int64(-1); ; {
+		select {
+		case err := <-errc:
+			t.Fatalf("write failed before blocking: %v", err)
+		case <-ctx.Done():
+			t.Fatal("writes never stalled")
+		case <-time.After(500 * time.Millisecond):
+		}
+		n := writes.Load()
+		if n == last {
+			break
+		}
+		last = n
+	}
+	ans.Close()
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("nil error")
+		}
+	case <-ctx.Done():
+		t.Fatal("writer still blocked after the remote closed")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/datachannel"
@@ -29,6 +30,7 @@ type stream struct {
 	closed    chan struct{}
 	broken    chan struct{} // the connection failed: nothing written will arrive
 	breakOnce sync.Once
+	failed    atomic.Bool // the connection failed (not closed by the peer)
 	closeOnce sync.Once
 }
 
@@ -70,7 +72,12 @@ func (s *stream) Write(p []byte) (int, error) {
 		select {
 		case <-s.low:
 		case <-s.closed:
-			return 0, net.ErrClosed
+			return 0, s.closedErr(nil)
+		case <-s.broken: // the buffer will never drain
+			if s.failed.Load() {
+				return 0, ErrBroken
+			}
+			return 0, io.ErrClosedPipe
 		}
 	}
 	n, err := s.raw.Write(p)
@@ -80,7 +87,13 @@ func (s *stream) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// ErrBroken is what reads and writes return once the connection failed.
+var ErrBroken = errors.New("the other device stopped answering")
+
 func (s *stream) closedErr(err error) error {
+	if s.failed.Load() {
+		return ErrBroken
+	}
 	select {
 	case <-s.closed:
 		return net.ErrClosed
@@ -118,6 +131,7 @@ func (s *stream) markBroken() { s.breakOnce.Do(func() { close(s.broken) }) }
 
 // fail marks the connection as broken and closes the stream.
 func (s *stream) fail() {
+	s.failed.Store(true)
 	s.markBroken()
 	s.Close()
 }
