@@ -32,8 +32,8 @@ build: ## build bin/epicshare and bin/signal-server
 	$(GO) build -o $(BIN)/epicshare .
 	$(GO) build -o $(BIN)/signal-server ./signal-server
 
-run: deps build ## start the app
-	$(BIN)/epicshare
+run: deps build ## start the app (until the window lands: its usage)
+	$(BIN)/epicshare help
 
 test: deps ## run every test with -race, then each fuzz target briefly
 	$(GO) vet ./...

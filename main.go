@@ -1,5 +1,5 @@
-// Command epicshare sends files peer to peer. With no arguments it will
-// open the desktop window; "send" and "receive" run headless.
+// Command epicshare sends files peer to peer: "send" shares files and
+// folders and prints a link, "receive" downloads what a link shares.
 package main
 
 import (

@@ -55,7 +55,6 @@ func termWidth(x any) int {
 const Usage = `EpicShare sends files straight from one device to another, peer to peer.
 
 Usage:
-  epicshare                         open the EpicShare window
   epicshare send [flags] PATH...    share files and folders; prints the link
   epicshare receive [flags] LINK    download what a link shares
 
