@@ -7,11 +7,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/epicshare/epicshare/internal/testutil"
 )
 
 var (
@@ -73,30 +72,13 @@ var loopbackFlags = []string{"--interface", "lo"}
 type proc struct {
 	cmd    *exec.Cmd
 	stdout *bytes.Buffer
-	stderr *syncBuffer
+	stderr *testutil.Buffer
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func start(t testing.TB, ctx context.Context, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.CommandContext(ctx, name, args...), stdout: &bytes.Buffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: exec.CommandContext(ctx, name, args...), stdout: &bytes.Buffer{}, stderr: &testutil.Buffer{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.stderr
 	p.cmd.WaitDelay = 5 * time.Second
 	return p
@@ -186,60 +168,20 @@ func signalServer(t testing.TB, ctx context.Context) string {
 
 func makeTree(t testing.TB, root string, big int64) {
 	t.Helper()
-	for p, content := range map[string]string{
+	testutil.WriteTree(t, root, map[string]string{
 		"docs/readme.txt": "read me",
 		"docs/empty.txt":  "",
 		"docs/sub/x.csv":  "1,2,3\n",
 		"docs/hollow/":    "",
-	} {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if strings.HasSuffix(p, "/") {
-			must(t, os.MkdirAll(full, 0o755))
-			continue
-		}
-		must(t, os.MkdirAll(filepath.Dir(full), 0o755))
-		must(t, os.WriteFile(full, []byte(content), 0o644))
-	}
+	})
 	randomFile(t, filepath.Join(root, "big.bin"), big)
 }
 
-func randomFile(t testing.TB, path string, size int64) {
-	t.Helper()
-	f, err := os.Create(path)
-	must(t, err)
-	_, err = io.CopyN(f, rand.Reader, size)
-	must(t, err)
-	must(t, f.Close())
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func digest(t testing.TB, root string) string {
-	t.Helper()
-	var b strings.Builder
-	must(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			fmt.Fprintf(&b, "%s/\n", rel)
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %x\n", rel, sha256.Sum256(data))
-		return nil
-	}))
-	return b.String()
-}
+var (
+	randomFile = testutil.RandomFile
+	must       = testutil.Must
+	digest     = testutil.Digest
+)
 
 func TestSendReceiveProcesses(t *testing.T) {
 	epicshare, _ := binaries(t)
@@ -374,7 +316,7 @@ func TestPeerGoneMidFile(t *testing.T) {
 }
 
 // waitFor polls a process's stderr until it contains want.
-func waitFor(t testing.TB, b *syncBuffer, want string, within time.Duration) {
+func waitFor(t testing.TB, b *testutil.Buffer, want string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !strings.Contains(b.String(), want) {

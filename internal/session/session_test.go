@@ -2,12 +2,7 @@ package session_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
-	"fmt"
-	"io"
-	"io/fs"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -22,6 +17,7 @@ import (
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/rendezvous"
 	"github.com/epicshare/epicshare/internal/session"
+	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
 )
@@ -49,67 +45,17 @@ func broker(t *testing.T) *url.URL {
 func tree(t *testing.T, bigSize int64) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "holiday")
-	for p, content := range map[string]string{
+	testutil.WriteTree(t, root, map[string]string{
 		"notes.txt":           "sun, sea",
 		"empty.txt":           "",
 		"photos/day1/a.jpg":   strings.Repeat("A", 100_000),
 		"photos/day2/b.jpg":   strings.Repeat("B", 70_001),
 		"photos/nothing-yet/": "",
 		"scripts/run.sh":      "#!/bin/sh\necho hi\n",
-	} {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if strings.HasSuffix(p, "/") {
-			mustOK(t, os.MkdirAll(full, 0o755))
-			continue
-		}
-		mustOK(t, os.MkdirAll(filepath.Dir(full), 0o755))
-		mustOK(t, os.WriteFile(full, []byte(content), 0o644))
-	}
-	mustOK(t, os.Chmod(filepath.Join(root, "scripts/run.sh"), 0o755))
-	f, err := os.Create(filepath.Join(root, "video.bin"))
-	mustOK(t, err)
-	_, err = io.CopyN(f, rand.Reader, bigSize)
-	mustOK(t, err)
-	mustOK(t, f.Close())
-	return root
-}
-
-func mustOK(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// digest describes a tree by path, kind, mode and content hash.
-func digest(t *testing.T, root string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			fmt.Fprintf(&b, "%s dir %v\n", rel, fi.Mode().Perm())
-			return nil
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		h := sha256.New()
-		io.Copy(h, f)
-		fmt.Fprintf(&b, "%s %v %x\n", rel, fi.Mode().Perm(), h.Sum(nil))
-		return nil
 	})
-	mustOK(t, err)
-	return b.String()
+	testutil.Must(t, os.Chmod(filepath.Join(root, "scripts/run.sh"), 0o755))
+	testutil.RandomFile(t, filepath.Join(root, "video.bin"), bigSize)
+	return root
 }
 
 // events collects a share's events, safe for concurrent use.
@@ -144,9 +90,9 @@ func (e *events) final(id string) session.Event {
 func share(t *testing.T, ctx context.Context, server *url.URL, ev *events, paths ...string) *session.Sharing {
 	t.Helper()
 	o, err := transfer.NewOffer(paths...)
-	mustOK(t, err)
+	testutil.Must(t, err)
 	s, err := session.Share(ctx, cfg, server, o, session.ShareOptions{OnEvent: ev.on})
-	mustOK(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(s.Stop)
 	return s
 }
@@ -163,8 +109,8 @@ func TestTreeArrivesByteIdentical(t *testing.T) {
 	res, err := session.Receive(ctx, cfg, s.Link(), out, transfer.ReceiveOptions{
 		Progress: func(p transfer.Progress) { last = p },
 	})
-	mustOK(t, err)
-	if got, want := digest(t, filepath.Join(out, "holiday")), digest(t, src); got != want {
+	testutil.Must(t, err)
+	if got, want := testutil.Digest(t, filepath.Join(out, "holiday")), testutil.Digest(t, src); got != want {
 		t.Fatalf("received tree differs:\n%s\nwant:\n%s", got, want)
 	}
 	if len(res.Saved) != 1 || res.Saved[0] != "holiday" {
@@ -197,10 +143,10 @@ func TestTwoReceiversAtOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	want := digest(t, src)
+	want := testutil.Digest(t, src)
 	for i, out := range outs {
-		mustOK(t, errs[i])
-		if got := digest(t, filepath.Join(out, "holiday")); got != want {
+		testutil.Must(t, errs[i])
+		if got := testutil.Digest(t, filepath.Join(out, "holiday")); got != want {
 			t.Errorf("receiver %d got a different tree", i)
 		}
 	}
@@ -240,12 +186,12 @@ func TestReceiverCancels(t *testing.T) {
 	if e.State != session.Failed || !errors.As(e.Err, &pe) || !strings.Contains(pe.Reason, "receiver stopped") {
 		t.Errorf("sender saw %v: %v; want the receiver's reason", e.State, e.Err)
 	}
-	noPart(t, out)
+	testutil.NoPartFiles(t, out)
 	// The share goes on: a second receiver still gets everything.
 	out2 := t.TempDir()
 	_, err = session.Receive(ctx, cfg, s.Link(), out2, transfer.ReceiveOptions{})
-	mustOK(t, err)
-	if digest(t, filepath.Join(out2, "holiday")) != digest(t, src) {
+	testutil.Must(t, err)
+	if testutil.Digest(t, filepath.Join(out2, "holiday")) != testutil.Digest(t, src) {
 		t.Error("second receiver got a different tree")
 	}
 }
@@ -258,7 +204,7 @@ func TestSenderStopsOneReceiver(t *testing.T) {
 	var s *session.Sharing
 	stopped := make(chan struct{})
 	o, err := transfer.NewOffer(src)
-	mustOK(t, err)
+	testutil.Must(t, err)
 	var once sync.Once
 	s, err = session.Share(ctx, cfg, broker(t), o, session.ShareOptions{OnEvent: func(e session.Event) {
 		if e.State == session.Sending && e.Progress.Done > 4<<20 {
@@ -266,7 +212,7 @@ func TestSenderStopsOneReceiver(t *testing.T) {
 		}
 		ev.on(e)
 	}})
-	mustOK(t, err)
+	testutil.Must(t, err)
 	defer s.Stop()
 
 	out := t.TempDir()
@@ -279,7 +225,7 @@ func TestSenderStopsOneReceiver(t *testing.T) {
 	if e := ev.final(<-ev.done); e.State != session.Failed || !errors.Is(e.Err, transfer.ErrCanceled) {
 		t.Errorf("sender saw %v: %v", e.State, e.Err)
 	}
-	noPart(t, out)
+	testutil.NoPartFiles(t, out)
 }
 
 func TestSenderStopsShareMidFile(t *testing.T) {
@@ -296,7 +242,7 @@ func TestSenderStopsShareMidFile(t *testing.T) {
 	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "sender stopped") {
 		t.Fatalf("receiver got %v, want the sender's reason", err)
 	}
-	noPart(t, out)
+	testutil.NoPartFiles(t, out)
 }
 
 func TestUnknownOrExpiredLink(t *testing.T) {
@@ -328,14 +274,4 @@ func TestBrokerUnreachable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connect") {
 		t.Fatalf("got %v, want a connection error", err)
 	}
-}
-
-func noPart(t *testing.T, dir string) {
-	t.Helper()
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".part") {
-			t.Errorf("leftover %s", p)
-		}
-		return nil
-	})
 }

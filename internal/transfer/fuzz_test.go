@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/transfer"
 )
 
@@ -75,6 +76,6 @@ func FuzzReceive(f *testing.F) {
 		if entries, _ := os.ReadDir(parent); len(entries) != 1 {
 			t.Fatalf("wrote outside the target folder: %v", entries)
 		}
-		noPartFiles(t, dir)
+		testutil.NoPartFiles(t, dir)
 	})
 }

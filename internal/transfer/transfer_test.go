@@ -3,14 +3,11 @@ package transfer_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,73 +19,11 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/transfer"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// writeTree creates files (path → content; a trailing slash makes an empty
-// folder) under dir.
-func writeTree(t testing.TB, dir string, files map[string]string) {
-	t.Helper()
-	for p, content := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if strings.HasSuffix(p, "/") {
-			if err := os.MkdirAll(full, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func randomFile(t testing.TB, path string, size int64) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := io.CopyN(f, rand.Reader, size); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// snapshot describes a tree: relative path → "dir MODE" or "MODE sha256".
-func snapshot(t testing.TB, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			out[filepath.ToSlash(rel)] = "dir " + fi.Mode().Perm().String()
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		out[filepath.ToSlash(rel)] = fmt.Sprintf("%v %x", fi.Mode().Perm(), sha256.Sum256(b))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 type result struct {
 	res *transfer.Result
@@ -111,26 +46,16 @@ func run(t *testing.T, ctxS, ctxR context.Context, o *transfer.Offer, dir string
 	return sendErr, rr
 }
 
-func noPartFiles(t *testing.T, dir string) {
-	t.Helper()
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".part") {
-			t.Errorf("leftover temporary file %s", p)
-		}
-		return nil
-	})
-}
-
 func TestTreeArrivesIdentical(t *testing.T) {
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{
+	testutil.WriteTree(t, src, map[string]string{
 		"album/a.txt":             "hello",
 		"album/empty.txt":         "",
 		"album/deep/er/b.bin":     strings.Repeat("xyz", 30000),
 		"album/nothing-here/":     "",
 		"album/deep/other-empty/": "",
 	})
-	randomFile(t, filepath.Join(src, "big.bin"), 3*transfer.MaxPayload+17)
+	testutil.RandomFile(t, filepath.Join(src, "big.bin"), 3*transfer.MaxPayload+17)
 	if err := os.Chmod(filepath.Join(src, "album/a.txt"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -146,8 +71,8 @@ func TestTreeArrivesIdentical(t *testing.T) {
 	if sendErr != nil || rr.err != nil {
 		t.Fatalf("send: %v, receive: %v", sendErr, rr.err)
 	}
-	if want, got := snapshot(t, src), snapshot(t, dst); !mapsEqual(want, got) {
-		t.Fatalf("trees differ:\nsent     %v\nreceived %v", want, got)
+	if want, got := testutil.Digest(t, src), testutil.Digest(t, dst); want != got {
+		t.Fatalf("trees differ:\nsent:\n%s\nreceived:\n%s", want, got)
 	}
 	if !slices.Equal(rr.res.Saved, []string{"album", "big.bin"}) {
 		t.Errorf("saved %v", rr.res.Saved)
@@ -158,27 +83,15 @@ func TestTreeArrivesIdentical(t *testing.T) {
 	}
 }
 
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
 func TestNameCollisionsNeverOverwrite(t *testing.T) {
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{"dir/x.txt": "new", "report.tar.gz": "new", ".hidden": "new"})
+	testutil.WriteTree(t, src, map[string]string{"dir/x.txt": "new", "report.tar.gz": "new", ".hidden": "new"})
 	o, err := transfer.NewOffer(filepath.Join(src, "dir"), filepath.Join(src, "report.tar.gz"), filepath.Join(src, ".hidden"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dst := t.TempDir()
-	writeTree(t, dst, map[string]string{"dir/x.txt": "old", "report.tar.gz": "old", "report (1).tar.gz": "old", ".hidden": "old"})
+	testutil.WriteTree(t, dst, map[string]string{"dir/x.txt": "old", "report.tar.gz": "old", "report (1).tar.gz": "old", ".hidden": "old"})
 	for round := 0; round < 2; round++ {
 		if sendErr, rr := run(t, t.Context(), t.Context(), o, dst, transfer.ReceiveOptions{}); sendErr != nil || rr.err != nil {
 			t.Fatalf("send: %v, receive: %v", sendErr, rr.err)
@@ -199,7 +112,7 @@ func TestNameCollisionsNeverOverwrite(t *testing.T) {
 
 func TestDecline(t *testing.T) {
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{"a.txt": "a"})
+	testutil.WriteTree(t, src, map[string]string{"a.txt": "a"})
 	o, err := transfer.NewOffer(filepath.Join(src, "a.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +151,7 @@ func (t *tripwire) Read(p []byte) (int, error) {
 
 func TestCancel(t *testing.T) {
 	src := t.TempDir()
-	randomFile(t, filepath.Join(src, "big.bin"), 8<<20)
+	testutil.RandomFile(t, filepath.Join(src, "big.bin"), 8<<20)
 	o, err := transfer.NewOffer(filepath.Join(src, "big.bin"))
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +201,7 @@ func TestCancel(t *testing.T) {
 
 func TestConnectionLostMidFile(t *testing.T) {
 	src := t.TempDir()
-	randomFile(t, filepath.Join(src, "big.bin"), 8<<20)
+	testutil.RandomFile(t, filepath.Join(src, "big.bin"), 8<<20)
 	o, err := transfer.NewOffer(filepath.Join(src, "big.bin"))
 	if err != nil {
 		t.Fatal(err)
@@ -306,12 +219,12 @@ func TestConnectionLostMidFile(t *testing.T) {
 	if serr := <-sendDone; !errors.Is(serr, transfer.ErrConnectionLost) {
 		t.Errorf("sender got %v, want ErrConnectionLost", serr)
 	}
-	noPartFiles(t, dst)
+	testutil.NoPartFiles(t, dst)
 }
 
 func TestSourceChanged(t *testing.T) {
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{"a.txt": "original content"})
+	testutil.WriteTree(t, src, map[string]string{"a.txt": "original content"})
 	o, err := transfer.NewOffer(filepath.Join(src, "a.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -328,12 +241,12 @@ func TestSourceChanged(t *testing.T) {
 	if !errors.As(rr.err, &pe) || !strings.Contains(pe.Reason, "a.txt") {
 		t.Errorf("receiver got %v, want the sender's reason naming the file", rr.err)
 	}
-	noPartFiles(t, dst)
+	testutil.NoPartFiles(t, dst)
 }
 
 func TestOfferErrors(t *testing.T) {
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{"a/x": "1", "b/x": "2"})
+	testutil.WriteTree(t, src, map[string]string{"a/x": "1", "b/x": "2"})
 	for _, tc := range []struct {
 		name  string
 		paths []string
@@ -356,7 +269,7 @@ func TestOfferErrors(t *testing.T) {
 
 func TestTargetNotWritable(t *testing.T) {
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{"a.txt": "a", "file": "x"})
+	testutil.WriteTree(t, src, map[string]string{"a.txt": "a", "file": "x"})
 	o, err := transfer.NewOffer(filepath.Join(src, "a.txt"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,115 @@
+// Package testutil holds helpers that tests of several packages share:
+// building file trees, comparing them, and capturing process output. It
+// is imported by tests only.
+package testutil
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// WriteTree creates files under root: path → content, where a path ending
+// in "/" makes an empty folder. Files get mode 0644, folders 0755.
+func WriteTree(t testing.TB, root string, files map[string]string) {
+	t.Helper()
+	for p, content := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if strings.HasSuffix(p, "/") {
+			Must(t, os.MkdirAll(full, 0o755))
+			continue
+		}
+		Must(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		Must(t, os.WriteFile(full, []byte(content), 0o644))
+	}
+}
+
+// RandomFile writes size random bytes to path.
+func RandomFile(t testing.TB, path string, size int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	Must(t, err)
+	_, err = io.CopyN(f, rand.Reader, size)
+	Must(t, err)
+	Must(t, f.Close())
+}
+
+// Digest describes the tree under root, one line per entry: its path,
+// permission bits and, for a file, the SHA-256 of its content. Two trees
+// are identical when their digests are.
+func Digest(t testing.TB, root string) string {
+	t.Helper()
+	var b strings.Builder
+	Must(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			fmt.Fprintf(&b, "%s/ %v\n", filepath.ToSlash(rel), fi.Mode().Perm())
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %v %x\n", filepath.ToSlash(rel), fi.Mode().Perm(), h.Sum(nil))
+		return nil
+	}))
+	return b.String()
+}
+
+// NoPartFiles fails the test if any temporary .part file is left under dir.
+func NoPartFiles(t testing.TB, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".part") {
+			t.Errorf("leftover temporary file %s", p)
+		}
+		return nil
+	})
+}
+
+// Must fails the test on a non-nil error.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Buffer is a bytes.Buffer safe for concurrent use, for a process's or a
+// logger's output that a test polls.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
