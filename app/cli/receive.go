@@ -55,7 +55,7 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 	ask := !*yes && isTerminal(stdio.Stdin)
 	tty := isTerminal(stdio.Stderr)
 	drawn := false
-	opts := transfer.ReceiveOptions{
+	opts := session.ReceiveOptions{ReceiveOptions: transfer.ReceiveOptions{
 		Confirm: func(ctx context.Context, m transfer.Manifest) error {
 			fmt.Fprintf(stdio.Stderr, "Offered: %s", summary(m, 20))
 			if !ask {
@@ -69,6 +69,9 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 				drawn = true
 			}
 		},
+	}}
+	opts.OnConnected = func(code string) {
+		fmt.Fprintf(stdio.Stderr, "Connected. Verification code: %s (the sender shows the same)\n", code)
 	}
 	fmt.Fprintf(stdio.Stderr, "Connecting to %s…\n", link.Server.Host)
 	res, err := session.Receive(ctx, c.config(stdio.Stderr), link, dir, opts)

@@ -215,16 +215,16 @@ func (v *sendView) event(e session.Event) {
 		line = fmt.Sprintf("receiver %s: connecting", id)
 	case session.Sending:
 		if !v.tty {
-			if _, seen := v.lines[e.Receiver]; seen && strings.HasSuffix(v.lines[e.Receiver], "sending") {
+			if _, seen := v.lines[e.Receiver]; seen && strings.Contains(v.lines[e.Receiver], "sending") {
 				return
 			}
-			line = fmt.Sprintf("receiver %s: sending", id)
+			line = fmt.Sprintf("receiver %s: sending; verification code %s", id, e.Code)
 		} else {
-			line = fmt.Sprintf("receiver %s: %s", id, bar(e.Progress, termWidth(v.stdio.Stderr)-16))
+			line = fmt.Sprintf("receiver %s [%s]: %s", id, e.Code, bar(e.Progress, termWidth(v.stdio.Stderr)-26))
 		}
 	case session.Done:
 		p := e.Progress
-		line = fmt.Sprintf("receiver %s: done, %s verified in %s (%s/s)", id, Bytes(p.Total), Duration(p.Elapsed), Bytes(int64(p.Rate)))
+		line = fmt.Sprintf("receiver %s [%s]: done, %s verified in %s (%s/s)", id, e.Code, Bytes(p.Total), Duration(p.Elapsed), Bytes(int64(p.Rate)))
 		v.finished++
 		v.once.Do(func() { close(v.done) })
 	case session.Failed:

@@ -320,5 +320,19 @@ func (c *Conn) Close() error {
 	return c.peer.Close()
 }
 
+// VerificationCode is the short code both ends compute from the two DTLS
+// certificate fingerprints (see wire.VerificationCode).
+func (c *Conn) VerificationCode() string {
+	local, remote := c.peer.pc.LocalDescription(), c.peer.pc.RemoteDescription()
+	if local == nil || remote == nil {
+		return ""
+	}
+	off, ans := wire.SDPFingerprint(local.SDP), wire.SDPFingerprint(remote.SDP)
+	if c.peer.role == Answerer {
+		off, ans = ans, off
+	}
+	return wire.VerificationCode(off, ans)
+}
+
 // Failed is closed when the underlying connection fails.
 func (c *Conn) Failed() <-chan struct{} { return c.peer.failed }

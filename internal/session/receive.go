@@ -2,7 +2,10 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/epicshare/epicshare/internal/peer"
@@ -11,18 +14,35 @@ import (
 	"github.com/epicshare/epicshare/internal/wire"
 )
 
+// ReceiveOptions tune Receive.
+type ReceiveOptions struct {
+	transfer.ReceiveOptions
+	// OnConnected, if set, is called once the peer connection is up, before
+	// the manifest arrives, with the verification code the sender shows too.
+	OnConnected func(code string)
+}
+
 // Receive opens link, negotiates a peer connection with the sender and
 // saves the files under dir (see transfer.Receive). It returns when every
 // file verified, or with the reason it could not.
-func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts transfer.ReceiveOptions) (*transfer.Result, error) {
+func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts ReceiveOptions) (*transfer.Result, error) {
 	log := cfg.logger()
+	key, err := wire.DeriveKey(link.Secret)
+	if err != nil {
+		return nil, err
+	}
+	auth := wire.NewReceiverAuth(key)
 	sig, err := signal.Dial(ctx, link.Server, signal.Options{Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
 	defer sig.Close()
 
+	var sendMu sync.Mutex // keeps sequence numbers in sending order
 	send := func(sg wire.Signal) {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		auth.Seal(&sg)
 		if err := sig.Send(ctx, link.Sender, sg.Encode()); err != nil {
 			log.Debug("signal not sent", "kind", sg.Kind, "err", err)
 		}
@@ -45,22 +65,13 @@ func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts t
 			var err error
 			switch {
 			case env.Type == wire.TypeMessage && env.From == link.Sender:
-				var sg wire.Signal
-				if sg, err = wire.DecodeSignal(env.Data); err != nil {
-					log.Warn("dropping bad signal", "err", err)
+				sg, derr := wire.DecodeSignal(env.Data)
+				if derr != nil {
+					log.Warn("dropping bad signal", "err", derr)
 					continue
 				}
-				if sg.Kind == wire.SignalBye {
-					err = fmt.Errorf("%w: %s", peer.ErrBye, sg.Reason)
-					if sg.Reason == ErrTooManyReceivers.Error() {
-						err = ErrTooManyReceivers
-					}
-				} else if herr := p.HandleSignal(sg); herr != nil {
-					log.Warn("bad signal from the sender", "kind", sg.Kind, "err", herr)
-					if sg.Kind == wire.SignalOffer {
-						err = fmt.Errorf("%w: %v", peer.ErrFailed, herr)
-					}
-				} else if sg.Kind == wire.SignalOffer && !gotOffer {
+				err = handleSenderSignal(sg, auth, p, send, log)
+				if err == nil && sg.Kind == wire.SignalOffer && !gotOffer {
 					gotOffer = true
 					close(offered)
 				}
@@ -102,5 +113,33 @@ func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts t
 		return nil, err
 	}
 	defer conn.Close()
-	return transfer.Receive(ctx, conn, dir, opts)
+	if opts.OnConnected != nil {
+		opts.OnConnected(conn.VerificationCode())
+	}
+	return transfer.Receive(ctx, conn, dir, opts.ReceiveOptions)
+}
+
+// handleSenderSignal checks one signal from the sender and applies it. It
+// returns an error only when the negotiation must end: on a bye, or an
+// offer that fails its check (the sender is then told). Other signals that
+// fail are dropped: replays, or forgeries whose sender could as well have
+// withheld the real ones.
+func handleSenderSignal(sg wire.Signal, auth *wire.Auth, p *peer.Peer, send func(wire.Signal), log *slog.Logger) error {
+	if sg.Kind == wire.SignalBye {
+		return byeError(sg)
+	}
+	err := auth.Open(sg)
+	if err == nil {
+		err = p.HandleSignal(sg)
+		if err != nil && sg.Kind == wire.SignalOffer {
+			return fmt.Errorf("%w: %v", peer.ErrFailed, err)
+		}
+	} else if sg.Kind == wire.SignalOffer && errors.Is(err, wire.ErrAuth) {
+		send(wire.Signal{Kind: wire.SignalBye, Code: wire.ByeTampered, Reason: ErrTampered.Error()})
+		return ErrTampered
+	}
+	if err != nil {
+		log.Warn("dropping a signal from the sender", "kind", sg.Kind, "err", err)
+	}
+	return nil
 }

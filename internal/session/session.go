@@ -7,10 +7,12 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/epicshare/epicshare/internal/peer"
+	"github.com/epicshare/epicshare/internal/wire"
 )
 
 // Config is what both sides need.
@@ -44,4 +46,25 @@ var (
 	ErrNoAnswer = errors.New("the sender did not answer")
 	// ErrTooManyReceivers: the sender is already serving its maximum.
 	ErrTooManyReceivers = errors.New("the sender is busy with too many receivers")
+	// ErrWrongSecret: the receiver's link has the right share but the wrong secret.
+	ErrWrongSecret = errors.New("the link's secret does not match this share: ask the sender for the link again")
+	// ErrTampered: an offer or answer failed its check on the way.
+	ErrTampered = errors.New("the connection request was altered on the way (the signaling server or the network may be tampering); nothing was transferred")
 )
+
+// byeError turns the other side's bye into an error for the user.
+func byeError(sg wire.Signal) error {
+	switch sg.Code {
+	case wire.ByeWrongSecret:
+		return ErrWrongSecret
+	case wire.ByeTampered:
+		return ErrTampered
+	case wire.ByeBusy:
+		return ErrTooManyReceivers
+	}
+	reason := sg.Reason
+	if reason == "" {
+		reason = "no reason given"
+	}
+	return fmt.Errorf("%w: %s", peer.ErrBye, reason)
+}

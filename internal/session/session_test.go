@@ -106,9 +106,9 @@ func TestTreeArrivesByteIdentical(t *testing.T) {
 
 	out := t.TempDir()
 	var last transfer.Progress
-	res, err := session.Receive(ctx, cfg, s.Link(), out, transfer.ReceiveOptions{
+	res, err := session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{ReceiveOptions: transfer.ReceiveOptions{
 		Progress: func(p transfer.Progress) { last = p },
-	})
+	}})
 	testutil.Must(t, err)
 	if got, want := testutil.Digest(t, filepath.Join(out, "holiday")), testutil.Digest(t, src); got != want {
 		t.Fatalf("received tree differs:\n%s\nwant:\n%s", got, want)
@@ -139,7 +139,7 @@ func TestTwoReceiversAtOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = session.Receive(ctx, cfg, s.Link(), out, transfer.ReceiveOptions{})
+			_, errs[i] = session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{})
 		}()
 	}
 	wg.Wait()
@@ -177,7 +177,7 @@ func TestReceiverCancels(t *testing.T) {
 	rctx, rcancel := context.WithCancel(ctx)
 	defer rcancel()
 	out := t.TempDir()
-	_, err := session.Receive(rctx, cfg, s.Link(), out, transfer.ReceiveOptions{Progress: stallAfter(4<<20, rcancel)})
+	_, err := session.Receive(rctx, cfg, s.Link(), out, session.ReceiveOptions{ReceiveOptions: transfer.ReceiveOptions{Progress: stallAfter(4<<20, rcancel)}})
 	if !errors.Is(err, transfer.ErrCanceled) {
 		t.Fatalf("receiver got %v, want ErrCanceled", err)
 	}
@@ -189,7 +189,7 @@ func TestReceiverCancels(t *testing.T) {
 	testutil.NoPartFiles(t, out)
 	// The share goes on: a second receiver still gets everything.
 	out2 := t.TempDir()
-	_, err = session.Receive(ctx, cfg, s.Link(), out2, transfer.ReceiveOptions{})
+	_, err = session.Receive(ctx, cfg, s.Link(), out2, session.ReceiveOptions{})
 	testutil.Must(t, err)
 	if testutil.Digest(t, filepath.Join(out2, "holiday")) != testutil.Digest(t, src) {
 		t.Error("second receiver got a different tree")
@@ -216,7 +216,7 @@ func TestSenderStopsOneReceiver(t *testing.T) {
 	defer s.Stop()
 
 	out := t.TempDir()
-	_, err = session.Receive(ctx, cfg, s.Link(), out, transfer.ReceiveOptions{})
+	_, err = session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{})
 	var pe *transfer.PeerError
 	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "sender stopped") {
 		t.Fatalf("receiver got %v, want the sender's reason", err)
@@ -235,9 +235,9 @@ func TestSenderStopsShareMidFile(t *testing.T) {
 	ev := newEvents()
 	s := share(t, ctx, broker(t), ev, src)
 	out := t.TempDir()
-	_, err := session.Receive(ctx, cfg, s.Link(), out, transfer.ReceiveOptions{
+	_, err := session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{ReceiveOptions: transfer.ReceiveOptions{
 		Progress: stallAfter(4<<20, func() { go s.Stop() }),
-	})
+	}})
 	var pe *transfer.PeerError
 	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "sender stopped") {
 		t.Fatalf("receiver got %v, want the sender's reason", err)
@@ -250,7 +250,7 @@ func TestUnknownOrExpiredLink(t *testing.T) {
 	defer cancel()
 	server := broker(t)
 	link := wire.Link{Server: server, Sender: wire.NewPeerID(), Secret: wire.NewSecret()}
-	_, err := session.Receive(ctx, cfg, link, t.TempDir(), transfer.ReceiveOptions{})
+	_, err := session.Receive(ctx, cfg, link, t.TempDir(), session.ReceiveOptions{})
 	if !errors.Is(err, session.ErrShareGone) {
 		t.Fatalf("got %v, want ErrShareGone", err)
 	}
@@ -259,7 +259,7 @@ func TestUnknownOrExpiredLink(t *testing.T) {
 	ev := newEvents()
 	s := share(t, ctx, server, ev, tree(t, 1))
 	s.Stop()
-	_, err = session.Receive(ctx, cfg, s.Link(), t.TempDir(), transfer.ReceiveOptions{})
+	_, err = session.Receive(ctx, cfg, s.Link(), t.TempDir(), session.ReceiveOptions{})
 	if !errors.Is(err, session.ErrShareGone) {
 		t.Fatalf("after Stop: got %v, want ErrShareGone", err)
 	}
@@ -270,7 +270,7 @@ func TestBrokerUnreachable(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	srv.Close() // nothing listens there any more
 	link := wire.Link{Server: u, Sender: wire.NewPeerID(), Secret: wire.NewSecret()}
-	_, err := session.Receive(t.Context(), cfg, link, t.TempDir(), transfer.ReceiveOptions{})
+	_, err := session.Receive(t.Context(), cfg, link, t.TempDir(), session.ReceiveOptions{})
 	if err == nil || !strings.Contains(err.Error(), "connect") {
 		t.Fatalf("got %v, want a connection error", err)
 	}

@@ -38,6 +38,9 @@ type Event struct {
 	State    State
 	Progress transfer.Progress // while Sending, and the last figures after
 	Err      error             // when Failed
+	// Code is the verification code of the connection, once connected:
+	// the receiver shows the same one.
+	Code string
 }
 
 // ShareOptions tune Share.
@@ -50,6 +53,7 @@ type ShareOptions struct {
 // Sharing is a share in progress.
 type Sharing struct {
 	link   wire.Link
+	key    wire.Key
 	sig    *signal.Conn
 	offer  *transfer.Offer
 	cfg    Config
@@ -65,8 +69,12 @@ type Sharing struct {
 }
 
 type receiver struct {
-	peer   *peer.Peer
-	cancel context.CancelCauseFunc
+	id      string
+	peer    *peer.Peer
+	auth    *wire.Auth
+	sendMu  sync.Mutex
+	cancel  context.CancelCauseFunc
+	sharing *Sharing
 }
 
 // Share registers with the broker at server and serves offer to every
@@ -76,9 +84,16 @@ func Share(ctx context.Context, cfg Config, server *url.URL, offer *transfer.Off
 	if err != nil {
 		return nil, err
 	}
+	secret := wire.NewSecret()
+	key, err := wire.DeriveKey(secret)
+	if err != nil {
+		sig.Close()
+		return nil, err
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	s := &Sharing{
-		link:      wire.Link{Server: server, Sender: sig.ID(), Secret: wire.NewSecret()},
+		link:      wire.Link{Server: server, Sender: sig.ID(), Secret: secret},
+		key:       key,
 		sig:       sig,
 		offer:     offer,
 		cfg:       cfg,
@@ -156,32 +171,52 @@ func (s *Sharing) serve(ctx context.Context) {
 }
 
 func (s *Sharing) handle(ctx context.Context, from string, sg wire.Signal) {
+	log := s.cfg.logger()
 	s.mu.Lock()
 	r := s.receivers[from]
 	s.mu.Unlock()
 	if r != nil {
-		if sg.Kind == wire.SignalHello {
-			return // a repeated hello while connecting
-		}
-		if err := r.peer.HandleSignal(sg); err != nil {
-			s.cfg.logger().Warn("bad signal from receiver", "from", from, "err", err)
+		switch err := r.auth.Open(sg); {
+		case sg.Kind == wire.SignalBye:
+			// Honoured signed or not: whoever can forge it can also
+			// just drop messages.
+			r.peer.Abort(byeError(sg))
+		case errors.Is(err, wire.ErrAuth) && sg.Kind == wire.SignalAnswer:
+			log.Warn("refusing an answer that fails its check", "from", from, "err", err)
+			r.send(ctx, wire.Signal{Kind: wire.SignalBye, Code: wire.ByeTampered, Reason: ErrTampered.Error()})
+			r.peer.Abort(ErrTampered)
+		case err != nil:
+			log.Warn("dropping a signal that fails its check", "from", from, "kind", sg.Kind, "err", err)
+		default:
+			if err := r.peer.HandleSignal(sg); err != nil {
+				log.Warn("bad signal from receiver", "from", from, "err", err)
+			}
 		}
 		return
 	}
 	if sg.Kind != wire.SignalHello {
 		return // a late signal from a receiver that is gone
 	}
-	if s.count() >= MaxReceivers {
-		s.send(ctx, from, wire.Signal{Kind: wire.SignalBye, Reason: ErrTooManyReceivers.Error()})
+	auth := wire.NewSenderAuth(s.key)
+	if err := auth.Open(sg); err != nil {
+		log.Warn("refusing a receiver whose hello fails its check", "from", from, "err", err)
+		s.send(ctx, from, wire.Signal{Kind: wire.SignalBye, Code: wire.ByeWrongSecret, Reason: ErrWrongSecret.Error()})
+		s.event(Event{Receiver: from, State: Failed, Err: ErrWrongSecret})
 		return
 	}
-	p, err := peer.New(s.api, s.cfg.Peer, peer.Offerer, func(sg wire.Signal) { s.send(ctx, from, sg) })
-	if err != nil {
-		s.event(Event{Receiver: from, State: Failed, Err: err})
+	if s.count() >= MaxReceivers {
+		s.send(ctx, from, wire.Signal{Kind: wire.SignalBye, Code: wire.ByeBusy, Reason: ErrTooManyReceivers.Error()})
 		return
 	}
 	rctx, cancel := context.WithCancelCause(ctx)
-	r = &receiver{peer: p, cancel: cancel}
+	r = &receiver{id: from, auth: auth, cancel: cancel, sharing: s}
+	p, err := peer.New(s.api, s.cfg.Peer, peer.Offerer, func(sg wire.Signal) { r.send(ctx, sg) })
+	if err != nil {
+		cancel(nil)
+		s.event(Event{Receiver: from, State: Failed, Err: err})
+		return
+	}
+	r.peer = p
 	s.mu.Lock()
 	s.receivers[from] = r
 	s.mu.Unlock()
@@ -199,6 +234,15 @@ func (s *Sharing) handle(ctx context.Context, from string, sg wire.Signal) {
 	}()
 }
 
+// send signs sg and sends it to the receiver. The lock keeps sequence
+// numbers in sending order.
+func (r *receiver) send(ctx context.Context, sg wire.Signal) {
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	r.auth.Seal(&sg)
+	r.sharing.send(ctx, r.id, sg)
+}
+
 func (s *Sharing) sendTo(ctx context.Context, id string, p *peer.Peer) error {
 	s.event(Event{Receiver: id, State: Connecting})
 	cctx, cancel := context.WithTimeoutCause(ctx, s.cfg.connectTimeout(), peer.ErrFailed)
@@ -208,15 +252,16 @@ func (s *Sharing) sendTo(ctx context.Context, id string, p *peer.Peer) error {
 		return err
 	}
 	defer conn.Close()
+	code := conn.VerificationCode()
 	var last transfer.Progress
 	err = transfer.Send(ctx, conn, s.offer, transfer.SendOptions{Progress: func(pr transfer.Progress) {
 		last = pr
-		s.event(Event{Receiver: id, State: Sending, Progress: pr})
+		s.event(Event{Receiver: id, State: Sending, Progress: pr, Code: code})
 	}})
 	if err != nil {
 		return err
 	}
-	s.event(Event{Receiver: id, State: Done, Progress: last})
+	s.event(Event{Receiver: id, State: Done, Progress: last, Code: code})
 	return nil
 }
 

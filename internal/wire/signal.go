@@ -20,6 +20,13 @@ const (
 	SignalBye = "bye"
 )
 
+// Codes of a bye, so the other side can tell the user precisely.
+const (
+	ByeWrongSecret = "wrong-secret" // the hello was not signed with the link's secret
+	ByeTampered    = "tampered"     // an offer or answer failed its check
+	ByeBusy        = "busy"         // the sender serves too many receivers
+)
+
 // MaxSDP bounds an SDP blob; real ones for one data channel are ~1-3 KiB.
 const MaxSDP = 32 << 10
 
@@ -36,7 +43,13 @@ type Signal struct {
 	Kind      string     `json:"kind"`
 	SDP       string     `json:"sdp,omitempty"`
 	Candidate *Candidate `json:"candidate,omitempty"`
-	Reason    string     `json:"reason,omitempty"`
+	Reason    string     `json:"reason,omitempty"` // for people
+	Code      string     `json:"code,omitempty"`   // for programs: one of the Bye codes
+	// Handshake authentication (see Auth): the signer's nonce in a hello
+	// or an offer, the per-direction sequence number, and the HMAC tag.
+	Nonce string `json:"nonce,omitempty"`
+	Seq   uint64 `json:"seq,omitempty"`
+	MAC   string `json:"mac,omitempty"`
 }
 
 // ErrBadSignal is wrapped by DecodeSignal for every malformed payload.
@@ -62,8 +75,8 @@ func DecodeSignal(b []byte) (Signal, error) {
 	default:
 		return Signal{}, fmt.Errorf("%w: unknown kind %q", ErrBadSignal, truncate(s.Kind))
 	}
-	if len(s.Reason) > 500 {
-		s.Reason = s.Reason[:500]
+	if len(s.Reason) > 500 || len(s.Code) > 40 || len(s.Nonce) > 64 || len(s.MAC) > 64 {
+		return Signal{}, fmt.Errorf("%w: oversized reason, nonce or tag", ErrBadSignal)
 	}
 	return s, nil
 }
