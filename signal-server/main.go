@@ -21,8 +21,9 @@ import (
 const usage = `Usage: signal-server [flags]
 
 Runs the EpicShare signaling server. Peers connect to /ws, share links are
-served at /s/ID, and /healthz answers "ok". SIGINT or SIGTERM shut it down
-gracefully. It keeps no state but the peers connected right now.
+served at /s/ID, /healthz answers "ok" and /metrics has Prometheus figures.
+SIGINT or SIGTERM shut it down gracefully. It keeps no state but the peers
+connected right now, and never sees a link's secret or a file.
 
 Flags:
 `
@@ -53,6 +54,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	addr := fs.String("addr", ":8080", "listen on this `host:port` (port 0 picks a free one)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	var cfg rendezvous.Config
+	fs.IntVar(&cfg.MaxPeersPerIP, "max-peers-per-ip", 32, "at most `n` sockets open from one IP address")
+	fs.Float64Var(&cfg.MessageRate, "rate", 20, "`n` messages per second one socket may send, sustained")
+	fs.IntVar(&cfg.MessageBurst, "burst", 60, "`n` messages one socket may send in a burst")
+	fs.Int64Var(&cfg.MaxMessageBytes, "max-message-bytes", 64<<10, "largest message, in `bytes`; a larger one closes the socket")
+	fs.IntVar(&cfg.SendQueue, "send-queue", 64, "`n` messages queued for one peer; a peer that lets it fill is dropped")
+	fs.Func("allow-origin", "also accept sockets from web pages of this `origin`, e.g. https://example.org (repeatable)", func(o string) error {
+		cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -75,7 +86,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("listening", "addr", ln.Addr().String())
-	err = rendezvous.New(rendezvous.Config{Logger: log}).Serve(ctx, ln)
+	cfg.Logger = log
+	err = rendezvous.New(cfg).Serve(ctx, ln)
 	log.Info("stopped")
 	return err
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/epicshare/epicshare/internal/wire"
 )
@@ -41,6 +42,17 @@ type Config struct {
 	// Page, if set, serves share links (GET /s/{id}); by default a short
 	// page explains how to open the link in the app.
 	Page http.Handler
+	// MaxPeersPerIP caps the sockets open from one address (default 32).
+	MaxPeersPerIP int
+	// MessageRate and MessageBurst limit what one socket may send: a
+	// sustained rate per second (default 20) and a burst (default 60).
+	// Messages beyond are dropped with a rate-limited error.
+	MessageRate  float64
+	MessageBurst int
+	// AllowedOrigins lists web origins ("https://example.org") besides the
+	// broker's own whose pages may open a socket. The desktop app sends no
+	// Origin and is always allowed.
+	AllowedOrigins []string
 }
 
 func (c *Config) setDefaults() {
@@ -65,6 +77,15 @@ func (c *Config) setDefaults() {
 	if c.Page == nil {
 		c.Page = http.HandlerFunc(linkPage)
 	}
+	if c.MaxPeersPerIP <= 0 {
+		c.MaxPeersPerIP = 32
+	}
+	if c.MessageRate <= 0 {
+		c.MessageRate = 20
+	}
+	if c.MessageBurst <= 0 {
+		c.MessageBurst = 60
+	}
 }
 
 // Broker routes signaling messages between connected peers.
@@ -74,27 +95,30 @@ type Broker struct {
 	mux      *http.ServeMux
 	upgrader websocket.Upgrader
 
+	metrics *metrics
+
 	mu     sync.Mutex
 	peers  map[string]*client
+	perIP  map[string]int
 	closed bool
 	wg     sync.WaitGroup
 }
 
 // New returns a broker; it is an http.Handler for the routes listed in
-// package wire: the socket, /healthz and share links.
+// package wire (the socket and share links), /healthz and /metrics.
 func New(cfg Config) *Broker {
 	cfg.setDefaults()
 	b := &Broker{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		mux:   http.NewServeMux(),
-		peers: make(map[string]*client),
-		upgrader: websocket.Upgrader{
-			Subprotocols: []string{wire.Subprotocol},
-			// Any origin for now: the socket carries only signaling, and
-			// the next step of hardening restricts it to the app's pages.
-			CheckOrigin: func(*http.Request) bool { return true },
-		},
+		cfg:     cfg,
+		log:     cfg.Logger,
+		mux:     http.NewServeMux(),
+		peers:   make(map[string]*client),
+		perIP:   make(map[string]int),
+		metrics: newMetrics(),
+	}
+	b.upgrader = websocket.Upgrader{
+		Subprotocols: []string{wire.Subprotocol},
+		CheckOrigin:  b.originAllowed,
 	}
 	b.mux.HandleFunc("GET "+wire.SocketPath, b.serveSocket)
 	b.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -102,6 +126,7 @@ func New(cfg Config) *Broker {
 		w.Write([]byte("ok\n"))
 	})
 	b.mux.Handle("GET "+wire.SharePath+"{id}", cfg.Page)
+	b.mux.Handle("GET /metrics", b.metrics.handler())
 	return b
 }
 
@@ -168,6 +193,9 @@ type client struct {
 	// contacts are the peers this one exchanged messages with; guarded by b.mu.
 	contacts map[string]struct{}
 
+	limit      *rate.Limiter
+	lastNotice time.Time // when it was last told it is rate limited
+
 	once      sync.Once
 	done      chan struct{} // closed to stop the writer
 	closeCode int
@@ -175,18 +203,34 @@ type client struct {
 }
 
 func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
+	if !b.originAllowed(r) {
+		b.metrics.connRefused.WithLabelValues("origin").Inc()
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	ip := clientIP(r)
+	if !b.admit(ip) {
+		b.metrics.connRefused.WithLabelValues("per-ip-limit").Inc()
+		http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
+		return
+	}
+	defer b.release(ip)
 	conn, err := b.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader already answered with an HTTP error
 	}
 	if conn.Subprotocol() != wire.Subprotocol {
 		b.log.Debug("refusing client without protocol", "offered", r.Header.Get("Sec-WebSocket-Protocol"))
+		b.metrics.connRefused.WithLabelValues("version").Inc()
 		msg := websocket.FormatCloseMessage(wire.CloseUnsupportedVersion, "this server speaks "+wire.Subprotocol)
 		conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(b.cfg.WriteWait))
 		conn.Close()
 		return
 	}
-	c := &client{b: b, conn: conn, send: make(chan []byte, b.cfg.SendQueue), contacts: map[string]struct{}{}, done: make(chan struct{})}
+	c := &client{
+		b: b, conn: conn, send: make(chan []byte, b.cfg.SendQueue), contacts: map[string]struct{}{}, done: make(chan struct{}),
+		limit: rate.NewLimiter(rate.Limit(b.cfg.MessageRate), b.cfg.MessageBurst),
+	}
 	if !b.register(c) {
 		msg := websocket.FormatCloseMessage(wire.CloseGoingAway, "server shutting down")
 		conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(b.cfg.WriteWait))
@@ -215,6 +259,7 @@ func (b *Broker) register(c *client) bool {
 		}
 	}
 	b.peers[c.id] = c
+	b.metrics.peers.Inc()
 	b.wg.Add(1) // for the handler, released in unregister
 	return true
 }
@@ -223,6 +268,7 @@ func (b *Broker) register(c *client) bool {
 func (b *Broker) unregister(c *client) {
 	b.mu.Lock()
 	delete(b.peers, c.id)
+	b.metrics.peers.Dec()
 	var notify []*client
 	for id := range c.contacts {
 		if other, ok := b.peers[id]; ok {
@@ -251,10 +297,21 @@ func (c *client) readLoop() {
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				c.b.log.Warn("peer sent an oversized message", "peer", c.id)
+				c.b.metrics.refused.WithLabelValues(wire.CodeTooLarge).Inc()
 			}
 			return
 		}
 		c.conn.SetReadDeadline(time.Now().Add(cfg.PongWait))
+		if !c.limit.Allow() {
+			c.b.metrics.refused.WithLabelValues(wire.CodeRateLimited).Inc()
+			// Say so at most once a second: a flood must not turn into
+			// a flood of replies.
+			if now := time.Now(); now.Sub(c.lastNotice) >= time.Second {
+				c.lastNotice = now
+				c.refuse(wire.CodeRateLimited, "", "too many messages; slow down")
+			}
+			continue
+		}
 		if typ != websocket.TextMessage {
 			c.refuse(wire.CodeBadMessage, "", "messages must be JSON text")
 			continue
@@ -284,29 +341,37 @@ func (b *Broker) route(from *client, env wire.Envelope) {
 		from.refuse(wire.CodeUnknownPeer, env.To, "no peer with that ID is connected")
 		return
 	}
-	to.enqueue(wire.Envelope{Type: wire.TypeMessage, From: from.id, Data: env.Data})
+	if to.enqueue(wire.Envelope{Type: wire.TypeMessage, From: from.id, Data: env.Data}) {
+		b.metrics.routed.Inc()
+	}
 }
 
 func (c *client) refuse(code, to, msg string) {
+	c.b.metrics.refused.WithLabelValues(code).Inc()
 	c.enqueue(wire.Envelope{Type: wire.TypeError, Code: code, To: to, Message: msg})
 }
 
-// enqueue queues env for c's writer; a full queue drops c.
-func (c *client) enqueue(env wire.Envelope) {
+// enqueue queues env for c's writer and reports whether it did; a full
+// queue drops c.
+func (c *client) enqueue(env wire.Envelope) bool {
 	b, err := json.Marshal(env)
 	if err != nil {
 		c.b.log.Error("encode envelope", "err", err)
-		return
+		return false
 	}
 	select {
 	case <-c.done:
+		return false
 	case c.send <- b:
+		return true
 	default:
 		// Its writer is likely stuck in a write: closing the socket ends
 		// that write now instead of after WriteWait.
 		c.b.log.Warn("dropping a peer that does not read its messages", "peer", c.id)
+		c.b.metrics.connRefused.WithLabelValues("slow-reader").Inc()
 		c.shutdown(websocket.ClosePolicyViolation, "too slow")
 		c.conn.Close()
+		return false
 	}
 }
 

@@ -205,7 +205,7 @@ func TestBadMessagesAreRefusedAndServingGoesOn(t *testing.T) {
 }
 
 func TestSlowReaderIsDroppedWithoutBlockingOthers(t *testing.T) {
-	_, url := newBroker(t, rendezvous.Config{SendQueue: 16})
+	_, url := newBroker(t, rendezvous.Config{SendQueue: 16, MessageRate: 1e6, MessageBurst: 1e6})
 	slow, fast, sender := connect(t, url), connect(t, url), connect(t, url)
 	// The sender reads all along (it gets an error per message once slow is
 	// gone, and would itself be dropped if it did not read).
