@@ -55,11 +55,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	addr := fs.String("addr", ":8080", "listen on this `host:port` (port 0 picks a free one)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	var cfg rendezvous.Config
-	fs.IntVar(&cfg.MaxPeersPerIP, "max-peers-per-ip", 32, "at most `n` sockets open from one IP address")
-	fs.Float64Var(&cfg.MessageRate, "rate", 20, "`n` messages per second one socket may send, sustained")
-	fs.IntVar(&cfg.MessageBurst, "burst", 60, "`n` messages one socket may send in a burst")
-	fs.Int64Var(&cfg.MaxMessageBytes, "max-message-bytes", 64<<10, "largest message, in `bytes`; a larger one closes the socket")
-	fs.IntVar(&cfg.SendQueue, "send-queue", 64, "`n` messages queued for one peer; a peer that lets it fill is dropped")
+	fs.IntVar(&cfg.MaxPeersPerIP, "max-peers-per-ip", rendezvous.DefaultMaxPeersPerIP, "at most `n` sockets open from one IP address")
+	fs.Float64Var(&cfg.MessageRate, "rate", rendezvous.DefaultMessageRate, "`n` messages per second one socket may send, sustained")
+	fs.IntVar(&cfg.MessageBurst, "burst", rendezvous.DefaultMessageBurst, "`n` messages one socket may send in a burst")
+	fs.Int64Var(&cfg.MaxMessageBytes, "max-message-bytes", rendezvous.DefaultMaxMessageBytes, "largest message, in `bytes`; a larger one closes the socket")
+	fs.IntVar(&cfg.SendQueue, "send-queue", rendezvous.DefaultSendQueue, "`n` messages queued for one peer; a peer that lets it fill is dropped")
 	fs.Func("allow-origin", "also accept sockets from web pages of this `origin`, e.g. https://example.org (repeatable)", func(o string) error {
 		cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		return nil

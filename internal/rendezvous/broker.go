@@ -26,13 +26,23 @@ import (
 	"github.com/epicshare/epicshare/internal/wire"
 )
 
+// Defaults of Config's limits. A burst of signaling (a dozen receivers
+// joining at once, ~10 messages each) fits in them; a flood does not.
+const (
+	DefaultMaxMessageBytes = 64 << 10
+	DefaultSendQueue       = 128
+	DefaultMaxPeersPerIP   = 32
+	DefaultMessageRate     = 50
+	DefaultMessageBurst    = 100
+)
+
 // Config holds the broker's limits. Zero values mean the defaults.
 type Config struct {
 	Logger *slog.Logger
-	// MaxMessageBytes bounds one incoming message (default 64 KiB); a larger
+	// MaxMessageBytes bounds one incoming message (DefaultMaxMessageBytes); a larger
 	// one closes the socket.
 	MaxMessageBytes int64
-	// SendQueue bounds the messages waiting for one peer (default 64). A
+	// SendQueue bounds the messages waiting for one peer (DefaultSendQueue). A
 	// peer whose queue is full is disconnected.
 	SendQueue int
 	// PingInterval (default 20 s) is how often the broker pings each peer;
@@ -42,10 +52,10 @@ type Config struct {
 	// Page, if set, serves share links (GET /s/{id}); by default a short
 	// page explains how to open the link in the app.
 	Page http.Handler
-	// MaxPeersPerIP caps the sockets open from one address (default 32).
+	// MaxPeersPerIP caps the sockets open from one address (DefaultMaxPeersPerIP).
 	MaxPeersPerIP int
 	// MessageRate and MessageBurst limit what one socket may send: a
-	// sustained rate per second (default 20) and a burst (default 60).
+	// sustained rate per second and a burst (DefaultMessageRate, DefaultMessageBurst).
 	// Messages beyond are dropped with a rate-limited error.
 	MessageRate  float64
 	MessageBurst int
@@ -60,10 +70,10 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = 64 << 10
+		c.MaxMessageBytes = DefaultMaxMessageBytes
 	}
 	if c.SendQueue <= 0 {
-		c.SendQueue = 64
+		c.SendQueue = DefaultSendQueue
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 20 * time.Second
@@ -78,13 +88,13 @@ func (c *Config) setDefaults() {
 		c.Page = http.HandlerFunc(linkPage)
 	}
 	if c.MaxPeersPerIP <= 0 {
-		c.MaxPeersPerIP = 32
+		c.MaxPeersPerIP = DefaultMaxPeersPerIP
 	}
 	if c.MessageRate <= 0 {
-		c.MessageRate = 20
+		c.MessageRate = DefaultMessageRate
 	}
 	if c.MessageBurst <= 0 {
-		c.MessageBurst = 60
+		c.MessageBurst = DefaultMessageBurst
 	}
 }
 
