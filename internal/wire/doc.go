@@ -5,7 +5,8 @@
 //   - the signaling envelope exchanged with the broker over a WebSocket
 //     (Envelope, message types, error codes, close codes, protocol version);
 //   - the peer-to-peer signaling payloads carried inside that envelope
-//     (Signal: hello, offer, answer, candidate, bye);
+//     (Signal: hello, offer, answer, candidate, bye) and the handshake that
+//     authenticates them with the link's secret (Auth);
 //   - the share link (Link), which names the broker, the sender's peer ID and
 //     the secret that only lives in the URL fragment.
 //
@@ -17,22 +18,41 @@
 // A peer opens a WebSocket to <server>/ws offering the subprotocol
 // Subprotocol. The broker answers with a Welcome naming the random ID it gave
 // the peer; from then on peers address each other by ID only. The broker
-// stamps the true sender on every routed message, so From cannot be forged,
-// and it forgets a peer as soon as its socket closes, telling every peer that
-// peer had exchanged messages with.
+// stamps the true sender on every routed message, so From cannot be forged
+// by another peer, and it forgets a peer as soon as its socket closes,
+// telling every peer that peer had exchanged messages with.
+//
+// # Handshake
+//
+// The broker must never be able to read or alter a transfer, so it is not
+// trusted with anything that matters: every Signal carries an HMAC-SHA256
+// tag under a key that both peers derive from the link's secret (see Auth,
+// DeriveKey and MACInput), over its kind, direction, both nonces, a
+// sequence number and its content. K is the key, nR and nS the receiver's
+// and the sender's fresh random nonces, and mac(...) the tag:
 //
 //	receiver                      broker                       sender
 //	   |                            |  <-- ws connect ---------   |
 //	   |                            |  --- welcome{id:S} ----->   |  link = <server>/s/S#secret
-//	   | --- ws connect ----------> |                             |
+//	   | --- ws connect ----------> |                             |  K = HKDF(secret)
 //	   | <-- welcome{id:R} -------- |                             |
-//	   | --- send{to:S, hello} ---> | --- msg{from:R, hello} -->  |
-//	   |                            | <-- send{to:R, offer} ----  |  one PeerConnection per receiver
-//	   | <-- msg{from:S, offer} --- |                             |
-//	   | --- send{to:S, answer} --> | --- msg{from:R, answer} ->  |
-//	   | <== candidates, both ways (trickle ICE) ===============> |
-//	   | <================ data channel, peer to peer ==========> |
+//	   | --- hello{nR, seq 1, mac(hello, nR)} ------------------> |  check the tag: a wrong
+//	   |                            |                             |  secret gets bye{wrong-secret}
+//	   | <-- offer{sdp, nS, seq 1, mac(offer, nR, nS, sdp)} ----- |  new PeerConnection
+//	   |  check the tag, or bye{tampered}                         |
+//	   | --- answer{sdp, seq 2, mac(answer, nR, nS, sdp)} ------> |  check the tag, or bye{tampered}
+//	   | <== candidate{…, seq n, mac(…)}, both ways ============> |  a bad tag or an old seq: dropped
+//	   | <================ DTLS + data channel, peer to peer ===> |  certificates must match the
+//	   |                            |                             |  fingerprints in the signed SDP
 //	   | --- ws close ------------> | --- left{peer:R} -------->  |
+//
+// Because each SDP names its side's DTLS certificate fingerprint and Pion
+// refuses a certificate that does not match, a broker that wants to sit in
+// the middle must rewrite the SDP, and the tag gives it away. Nonces make
+// every tag valid for one handshake only; sequence numbers refuse replays
+// within it. A bye is honoured unsigned: whoever could forge one could as
+// well drop messages. Both ends can show VerificationCode, derived from
+// both fingerprints, for people who want to compare screens.
 //
 // A message to an ID the broker does not know is answered with an Error of
 // code CodeUnknownPeer that names the target, so a receiver holding an
