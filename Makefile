@@ -48,7 +48,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 3s)
 		done; \
 	done
 
-bench: build ## measure throughput, CPU and memory (1 GiB through the built binaries vs raw TCP)
+bench: build ## measure a 1 GiB transfer vs raw TCP, and the broker under load
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCHCOUNT) -timeout 60m ./internal/e2e | tee bench.out
 
 lint: ## gofmt and go vet

@@ -149,21 +149,28 @@ func (p *proc) exitCode(t testing.TB, within time.Duration) int {
 
 var addrRE = regexp.MustCompile(`addr"?[=:]"?([0-9.]+:[0-9]+)`)
 
-// signalServer starts the broker binary on a free loopback port.
+// signalServer starts the broker binary on a free loopback port and
+// returns its URL.
 func signalServer(t testing.TB, ctx context.Context) string {
 	t.Helper()
+	url, _ := startSignalServer(t, ctx)
+	return url
+}
+
+func startSignalServer(t testing.TB, ctx context.Context, extra ...string) (string, *proc) {
+	t.Helper()
 	_, bin := binaries(t)
-	p := start(t, ctx, bin, "--addr", "127.0.0.1:0")
+	p := start(t, ctx, bin, append([]string{"--addr", "127.0.0.1:0"}, extra...)...)
 	p.run(t)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := addrRE.FindStringSubmatch(p.stderr.String()); m != nil {
-			return "http://" + m[1]
+			return "http://" + m[1], p
 		}
 		time.Sleep(20 * time.Millisecond) // polling a log, not ordering events
 	}
 	t.Fatalf("signal-server did not log its address:\n%s", p.stderr)
-	return ""
+	return "", nil
 }
 
 func makeTree(t testing.TB, root string, big int64) {
