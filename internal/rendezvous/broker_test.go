@@ -176,7 +176,8 @@ func TestBadMessagesAreRefusedAndServingGoesOn(t *testing.T) {
 	_, url := newBroker(t, rendezvous.Config{MaxMessageBytes: 1024})
 	a, b := connect(t, url), connect(t, url)
 	for _, bad := range []string{
-		`not json`, `{}`, `{"type":"welcome","id":"` + b.id + `"}`, `{"type":"send","to":"x","data":{}}`,
+		`not json`, `{}`, `{"type":"send","to":"` + b.id + `","da`, `{"type":"bogus"}`,
+		`{"type":"welcome","id":"` + b.id + `"}`, `{"type":"send","to":"x","data":{}}`,
 		`{"type":"send","to":"` + b.id + `"}`, `{"type":"message","from":"` + b.id + `","data":{}}`,
 	} {
 		a.sendRaw(bad)
