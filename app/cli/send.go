@@ -5,15 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/skip2/go-qrcode"
 
-	"github.com/epicshare/epicshare/internal/rendezvous"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -76,19 +73,12 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 			return fail(stdio.Stderr, err)
 		}
 	} else {
-		ln, err := net.Listen("tcp", *listen)
+		broker, err := session.StartLocalBroker(*listen, c.interfaces, cfg.Logger)
 		if err != nil {
-			return fail(stdio.Stderr, fmt.Errorf("run the signaling server: %w", err))
-		}
-		base, err = localURL(ln.Addr().(*net.TCPAddr), c.interfaces)
-		if err != nil {
-			ln.Close()
 			return fail(stdio.Stderr, err)
 		}
-		broker := rendezvous.New(rendezvous.Config{Logger: cfg.Logger})
-		served := make(chan error, 1)
-		go func() { served <- broker.Serve(ctx, ln) }()
-		defer func() { cancel(); <-served }()
+		defer broker.Close()
+		base = broker.URL
 	}
 
 	out := newSendView(stdio)
@@ -116,57 +106,6 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 			return out.exitCode()
 		}
 	}
-}
-
-// localURL returns the broker URL receivers use for a listener: its own
-// address if it listens on one, else this machine's LAN address.
-func localURL(addr *net.TCPAddr, interfaces []string) (*url.URL, error) {
-	ip := addr.IP
-	if ip == nil || ip.IsUnspecified() {
-		var err error
-		if ip, err = lanAddress(interfaces); err != nil {
-			return nil, err
-		}
-	}
-	return &url.URL{Scheme: "http", Host: net.JoinHostPort(ip.String(), fmt.Sprint(addr.Port))}, nil
-}
-
-// lanAddress picks the address other devices on the local network most
-// likely reach this one by: a private IPv4 address of an interface that is
-// up, preferring the named interfaces. It only reads the interface table.
-func lanAddress(only []string) (net.IP, error) {
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return nil, fmt.Errorf("list network interfaces: %w", err)
-	}
-	var fallback net.IP
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || (len(only) > 0 && !slices.Contains(only, ifc.Name)) {
-			continue
-		}
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			n, ok := a.(*net.IPNet)
-			if !ok || n.IP.To4() == nil {
-				continue
-			}
-			switch {
-			case n.IP.IsPrivate():
-				return n.IP, nil
-			case n.IP.IsLoopback() && len(only) == 0:
-				continue
-			case fallback == nil && !n.IP.IsLinkLocalUnicast():
-				fallback = n.IP
-			}
-		}
-	}
-	if fallback == nil {
-		return nil, errors.New("this machine has no network address other devices could reach; use --listen HOST:PORT or --server URL")
-	}
-	return fallback, nil
 }
 
 // sendView shows a share's link and its receivers.
