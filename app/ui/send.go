@@ -1,0 +1,351 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/epicshare/epicshare/app/cli"
+	"github.com/epicshare/epicshare/internal/session"
+	"github.com/epicshare/epicshare/internal/transfer"
+)
+
+// item is one file or folder the user picked.
+type item struct {
+	path string
+	size int64 // total bytes, folders included
+	dir  bool
+}
+
+// sendView picks files, shares them and follows the receivers.
+type sendView struct {
+	u     *UI
+	items []item
+
+	list     *widget.List
+	total    *widget.Label
+	shareBtn *widget.Button
+	picking  fyne.CanvasObject
+
+	link     *widget.Label
+	qr       *canvas.Image
+	status   *widget.Label
+	rowsBox  *fyne.Container
+	rows     map[string]*receiverRow
+	sharing  fyne.CanvasObject
+	content  *fyne.Container
+	linkText string
+
+	mu    sync.Mutex
+	share *session.Sharing
+	stopF context.CancelFunc
+}
+
+func newSendView(u *UI) *sendView {
+	v := &sendView{u: u, rows: map[string]*receiverRow{}}
+	v.list = widget.NewList(
+		func() int { return len(v.items) },
+		func() fyne.CanvasObject {
+			return container.NewBorder(nil, nil, widget.NewIcon(theme.FileIcon()),
+				container.NewHBox(widget.NewLabel("000.0 MB"), widget.NewButtonWithIcon("", theme.DeleteIcon(), nil)),
+				widget.NewLabel("name"))
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			it := v.items[i]
+			row := o.(*fyne.Container)
+			name := row.Objects[0].(*widget.Label)
+			icon := row.Objects[1].(*widget.Icon)
+			right := row.Objects[2].(*fyne.Container)
+			name.SetText(filepath.Base(it.path))
+			if it.dir {
+				icon.SetResource(theme.FolderIcon())
+			} else {
+				icon.SetResource(theme.FileIcon())
+			}
+			right.Objects[0].(*widget.Label).SetText(cli.Bytes(it.size))
+			right.Objects[1].(*widget.Button).OnTapped = func() { v.remove(i) }
+		},
+	)
+	v.total = widget.NewLabel("")
+	v.shareBtn = widget.NewButtonWithIcon("Share", theme.MailSendIcon(), v.start)
+	v.shareBtn.Importance = widget.HighImportance
+	addFiles := widget.NewButtonWithIcon("Add files…", theme.FileIcon(), func() {
+		dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
+			if err != nil || r == nil {
+				return
+			}
+			r.Close()
+			v.add([]fyne.URI{r.URI()})
+		}, u.win)
+	})
+	addFolder := widget.NewButtonWithIcon("Add folder…", theme.FolderIcon(), func() {
+		dialog.ShowFolderOpen(func(l fyne.ListableURI, err error) {
+			if err != nil || l == nil {
+				return
+			}
+			v.add([]fyne.URI{l})
+		}, u.win)
+	})
+	hint := widget.NewLabelWithStyle("Drop files or folders anywhere on this window, or add them:", fyne.TextAlignCenter, fyne.TextStyle{})
+	v.picking = container.NewBorder(
+		container.NewVBox(hint, container.NewCenter(container.NewHBox(addFiles, addFolder))),
+		container.NewBorder(nil, nil, v.total, v.shareBtn),
+		nil, nil, v.list)
+
+	// The sharing screen.
+	v.link = widget.NewLabel("")
+	v.link.Wrapping = fyne.TextWrapBreak
+	v.link.Selectable = true
+	v.qr = canvas.NewImageFromImage(nil)
+	v.qr.FillMode = canvas.ImageFillContain
+	v.qr.ScaleMode = canvas.ImageScalePixels
+	v.qr.SetMinSize(fyne.NewSize(300, 300))
+	copyBtn := widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), func() {
+		u.app.Clipboard().SetContent(v.linkText)
+	})
+	stopBtn := widget.NewButtonWithIcon("Stop sharing", theme.MediaStopIcon(), v.stop)
+	v.status = widget.NewLabel("Waiting for someone to open the link…")
+	v.rowsBox = container.NewVBox()
+	v.sharing = container.NewBorder(
+		container.NewHBox(v.qr, container.NewVBox(
+			widget.NewLabelWithStyle("Scan the code or open the link on the other device:", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+			v.link, container.NewHBox(copyBtn, stopBtn), v.status)),
+		nil, nil, nil,
+		container.NewVScroll(v.rowsBox))
+
+	v.content = container.NewStack(v.picking)
+	v.refresh()
+	return v
+}
+
+// add puts dropped or picked items on the list, refusing unreadable ones.
+func (v *sendView) add(uris []fyne.URI) {
+	if v.active() {
+		dialog.ShowInformation("Sharing", "Stop sharing to change the files.", v.u.win)
+		return
+	}
+	for _, uri := range uris {
+		p := uri.Path()
+		if slices.ContainsFunc(v.items, func(it item) bool { return it.path == p }) {
+			continue
+		}
+		// Building an offer reads every folder and opens every file, so
+		// anything unreadable is caught now, not halfway through a transfer.
+		o, err := transfer.NewOffer(p)
+		if err != nil {
+			v.u.showError(fmt.Errorf("%s can't be shared: %w", filepath.Base(p), err))
+			continue
+		}
+		fi, _ := os.Stat(p)
+		v.items = append(v.items, item{path: p, size: o.Manifest.Total(), dir: fi != nil && fi.IsDir()})
+	}
+	v.refresh()
+}
+
+func (v *sendView) remove(i int) {
+	if i < 0 || i >= len(v.items) || v.active() {
+		return
+	}
+	v.items = slices.Delete(v.items, i, i+1)
+	v.refresh()
+}
+
+func (v *sendView) refresh() {
+	var total int64
+	for _, it := range v.items {
+		total += it.size
+	}
+	if len(v.items) == 0 {
+		v.total.SetText("Nothing picked yet")
+		v.shareBtn.Disable()
+	} else {
+		v.total.SetText(fmt.Sprintf("%d item%s, %s", len(v.items), plural(len(v.items)), cli.Bytes(total)))
+		v.shareBtn.Enable()
+	}
+	v.list.Refresh()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// start shares the picked items.
+func (v *sendView) start() {
+	paths := make([]string, len(v.items))
+	for i, it := range v.items {
+		paths[i] = it.path
+	}
+	offer, err := transfer.NewOffer(paths...)
+	if err != nil {
+		v.u.showError(err)
+		return
+	}
+	v.shareBtn.Disable()
+	v.total.SetText("Starting…")
+	go func() {
+		server, err := v.u.server()
+		if err != nil {
+			v.u.do(func() { v.refresh(); v.u.showError(err) })
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := session.Share(ctx, v.u.sessionConfig(), server, offer, session.ShareOptions{OnEvent: v.event})
+		if err != nil {
+			cancel()
+			v.u.do(func() { v.refresh(); v.u.showError(err) })
+			return
+		}
+		v.mu.Lock()
+		v.share, v.stopF = s, cancel
+		v.mu.Unlock()
+		link := s.Link().String()
+		img, err := qrImage(link)
+		v.u.do(func() {
+			v.linkText = link
+			v.link.SetText(link)
+			if err == nil {
+				v.qr.Image = img
+				v.qr.Refresh()
+			}
+			v.status.SetText("Waiting for someone to open the link…")
+			v.content.Objects = []fyne.CanvasObject{v.sharing}
+			v.content.Refresh()
+		})
+		<-s.Done()
+		if err := s.Err(); err != nil {
+			v.u.do(func() { v.u.showError(err) })
+		}
+		v.u.do(v.ended)
+	}()
+}
+
+// stop ends the share.
+func (v *sendView) stop() {
+	v.mu.Lock()
+	s, cancel := v.share, v.stopF
+	v.share, v.stopF = nil, nil
+	v.mu.Unlock()
+	if s == nil {
+		return
+	}
+	cancel()
+	go s.Stop()
+}
+
+// ended goes back to picking files.
+func (v *sendView) ended() {
+	v.mu.Lock()
+	v.share, v.stopF = nil, nil
+	v.mu.Unlock()
+	v.rows = map[string]*receiverRow{}
+	v.rowsBox.Objects = nil
+	v.content.Objects = []fyne.CanvasObject{v.picking}
+	v.content.Refresh()
+	v.refresh()
+}
+
+func (v *sendView) active() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.share != nil
+}
+
+// busy says whether files are moving to someone right now.
+func (v *sendView) busy() bool {
+	for _, r := range v.rows {
+		if r.state == session.Sending || r.state == session.Connecting {
+			return true
+		}
+	}
+	return false
+}
+
+// event shows what happens to one receiver; called from session goroutines.
+func (v *sendView) event(e session.Event) {
+	v.u.do(func() {
+		r := v.rows[e.Receiver]
+		if r == nil {
+			if e.State == session.Failed && e.Progress.Total == 0 && e.Code == "" {
+				// Refused before connecting (a wrong secret): one line.
+				v.status.SetText("Refused a device: " + words(e.Err))
+				return
+			}
+			r = newReceiverRow(len(v.rows)+1, func() {
+				v.mu.Lock()
+				s := v.share
+				v.mu.Unlock()
+				if s != nil {
+					s.StopReceiver(e.Receiver)
+				}
+			})
+			v.rows[e.Receiver] = r
+			v.rowsBox.Add(r.box)
+		}
+		r.update(e)
+		switch e.State {
+		case session.Done:
+			v.u.notify("Files sent", fmt.Sprintf("Receiver %d got everything, verified.", r.n))
+		case session.Failed:
+			v.u.notify("Sending failed", words(e.Err))
+		}
+	})
+}
+
+// receiverRow is one receiver's line on the sharing screen.
+type receiverRow struct {
+	n      int
+	state  session.State
+	title  *widget.Label
+	bar    *widget.ProgressBar
+	detail *widget.Label
+	stop   *widget.Button
+	box    *fyne.Container
+}
+
+func newReceiverRow(n int, stop func()) *receiverRow {
+	r := &receiverRow{n: n, title: widget.NewLabel(""), bar: widget.NewProgressBar(), detail: widget.NewLabel("")}
+	r.stop = widget.NewButtonWithIcon("Stop", theme.CancelIcon(), stop)
+	r.box = container.NewVBox(container.NewBorder(nil, nil, nil, r.stop, r.title), r.bar, r.detail, widget.NewSeparator())
+	return r
+}
+
+func (r *receiverRow) update(e session.Event) {
+	r.state = e.State
+	name := fmt.Sprintf("Receiver %d", r.n)
+	if e.Code != "" {
+		name += " · code " + e.Code
+	}
+	p := e.Progress
+	if p.Total > 0 {
+		r.bar.SetValue(float64(p.Done) / float64(p.Total))
+	}
+	switch e.State {
+	case session.Connecting:
+		r.title.SetText(name + " · connecting")
+	case session.Sending:
+		r.title.SetText(name + " · sending")
+		r.detail.SetText(fmt.Sprintf("%s of %s · %s/s · %s left · %s", cli.Bytes(p.Done), cli.Bytes(p.Total), cli.Bytes(int64(p.Rate)), cli.Duration(p.ETA()), p.File))
+	case session.Done:
+		r.title.SetText(name + " · done")
+		r.bar.SetValue(1)
+		r.detail.SetText(fmt.Sprintf("%s verified in %s (%s/s)", cli.Bytes(p.Total), cli.Duration(p.Elapsed), cli.Bytes(int64(p.Rate))))
+		r.stop.Hide()
+	case session.Failed:
+		r.title.SetText(name + " · failed")
+		r.detail.SetText(words(e.Err))
+		r.stop.Hide()
+	}
+}

@@ -1,0 +1,121 @@
+package ui
+
+import (
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/epicshare/epicshare/internal/wire"
+)
+
+// Preference keys.
+const (
+	prefServerMode = "server.mode" // "builtin" or "remote"
+	prefServerURL  = "server.url"
+	prefICEServers = "ice.servers" // one URL per line
+	prefDownloads  = "downloads.dir"
+)
+
+const (
+	modeBuiltin = "Built in: share on this network"
+	modeRemote  = "A signal server on the internet"
+)
+
+// settingsView edits what Fyne preferences keep between runs.
+type settingsView struct {
+	u       *UI
+	prefs   fyne.Preferences
+	mode    *widget.RadioGroup
+	url     *widget.Entry
+	ice     *widget.Entry
+	folder  *widget.Label
+	content fyne.CanvasObject
+}
+
+func newSettingsView(u *UI) *settingsView {
+	v := &settingsView{u: u, prefs: u.app.Preferences()}
+	v.url = widget.NewEntry()
+	v.url.SetPlaceHolder("https://share.example.org")
+	v.url.SetText(v.prefs.String(prefServerURL))
+	v.url.OnChanged = func(s string) { v.prefs.SetString(prefServerURL, strings.TrimSpace(s)) }
+	v.url.Validator = func(s string) error {
+		if strings.TrimSpace(s) == "" {
+			return nil
+		}
+		_, err := wire.ParseServer(s)
+		return err
+	}
+
+	v.mode = widget.NewRadioGroup([]string{modeBuiltin, modeRemote}, func(choice string) {
+		remote := choice == modeRemote
+		v.prefs.SetString(prefServerMode, map[bool]string{true: "remote", false: "builtin"}[remote])
+		if remote {
+			v.url.Enable()
+		} else {
+			v.url.Disable()
+		}
+	})
+	if v.prefs.String(prefServerMode) == "remote" {
+		v.mode.SetSelected(modeRemote)
+	} else {
+		v.mode.SetSelected(modeBuiltin)
+	}
+
+	v.ice = widget.NewMultiLineEntry()
+	v.ice.SetPlaceHolder("stun:stun.example.org:3478\nturn:user:password@turn.example.org:3478")
+	v.ice.SetText(v.prefs.String(prefICEServers))
+	v.ice.SetMinRowsVisible(3)
+	v.ice.OnChanged = func(s string) { v.prefs.SetString(prefICEServers, s) }
+
+	v.folder = widget.NewLabel(v.downloads())
+	v.folder.Wrapping = fyne.TextWrapBreak
+	change := widget.NewButton("Change…", func() {
+		dialog.ShowFolderOpen(func(l fyne.ListableURI, err error) {
+			if err != nil || l == nil {
+				return
+			}
+			v.setDownloads(l.Path())
+		}, u.win)
+	})
+
+	v.content = container.NewVScroll(container.NewVBox(
+		widget.NewCard("Signaling", "Where devices find each other. Files never pass through it.",
+			container.NewVBox(v.mode, widget.NewForm(widget.NewFormItem("Server URL", v.url)))),
+		widget.NewCard("STUN and TURN servers", "Needed only to share across the internet; one URL per line.", v.ice),
+		widget.NewCard("Save received files in", "", container.NewBorder(nil, nil, nil, change, v.folder)),
+	))
+	return v
+}
+
+// remoteServer is the remote signal server URL, or "" for the built-in one.
+func (v *settingsView) remoteServer() string {
+	if v.prefs.String(prefServerMode) != "remote" {
+		return ""
+	}
+	return strings.TrimSpace(v.prefs.String(prefServerURL))
+}
+
+// iceServers lists the STUN and TURN URLs the user entered.
+func (v *settingsView) iceServers() []string {
+	var out []string
+	for _, l := range strings.Split(v.prefs.String(prefICEServers), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// downloads is where received files go; remembered across runs.
+func (v *settingsView) downloads() string {
+	return v.prefs.StringWithFallback(prefDownloads, defaultDownloads())
+}
+
+func (v *settingsView) setDownloads(dir string) {
+	v.prefs.SetString(prefDownloads, dir)
+	v.folder.SetText(dir)
+	v.u.recv.folderChanged(dir)
+}

@@ -1,0 +1,208 @@
+// Package ui is the desktop window of EpicShare, built with Fyne: a Send
+// tab (drop files, share, a QR code, one row per receiver), a Receive tab
+// (paste a link, accept, watch it arrive) and Settings. It only draws and
+// reacts; all the work is package session's. Every change to widgets from
+// another goroutine goes through fyne.Do.
+package ui
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+
+	"github.com/epicshare/epicshare/internal/peer"
+	"github.com/epicshare/epicshare/internal/session"
+	"github.com/epicshare/epicshare/internal/wire"
+)
+
+// AppID is the application ID, as in FyneApp.toml.
+const AppID = "io.github.epicshare"
+
+// Config is what the window needs from its surroundings.
+type Config struct {
+	// Peer restricts and configures WebRTC (tests keep it on loopback);
+	// the STUN/TURN servers from Settings are added to it.
+	Peer peer.Config
+	// Listen is where the built-in signaling server listens; ":0" (all
+	// interfaces, a free port) when empty.
+	Listen string
+	Logger *slog.Logger
+	// Do runs a UI update from another goroutine; fyne.Do by default.
+	// Tests, whose Fyne driver has no UI thread, pass one that serialises.
+	Do func(func())
+}
+
+// UI is the EpicShare window.
+type UI struct {
+	app  fyne.App
+	win  fyne.Window
+	cfg  Config
+	tabs *container.AppTabs
+
+	send     *sendView
+	recv     *recvView
+	settings *settingsView
+
+	mu     sync.Mutex
+	broker *session.LocalBroker // the built-in one, started on first use
+}
+
+// New builds the window of app a.
+func New(a fyne.App, cfg Config) *UI {
+	if cfg.Listen == "" {
+		cfg.Listen = ":0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Do == nil {
+		cfg.Do = fyne.Do
+	}
+	u := &UI{app: a, cfg: cfg, win: a.NewWindow("EpicShare")}
+	u.settings = newSettingsView(u)
+	u.send = newSendView(u)
+	u.recv = newRecvView(u)
+	u.tabs = container.NewAppTabs(
+		container.NewTabItem("Send", u.send.content),
+		container.NewTabItem("Receive", u.recv.content),
+		container.NewTabItem("Settings", u.settings.content),
+	)
+	u.win.SetContent(u.tabs)
+	u.win.Resize(fyne.NewSize(760, 620))
+	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { u.Drop(uris) })
+	u.win.SetCloseIntercept(u.confirmClose)
+	if icon := a.Icon(); icon != nil {
+		u.win.SetIcon(icon)
+	}
+	return u
+}
+
+// do runs f on the UI thread.
+func (u *UI) do(f func()) { u.cfg.Do(f) }
+
+// Window returns the main window.
+func (u *UI) Window() fyne.Window { return u.win }
+
+// ShowAndRun shows the window and runs the app until it closes.
+func (u *UI) ShowAndRun() { u.win.ShowAndRun() }
+
+// Drop handles items dropped anywhere on the window: they go to the Send tab.
+func (u *UI) Drop(uris []fyne.URI) {
+	u.tabs.SelectIndex(0)
+	u.send.add(uris)
+}
+
+// sessionConfig is the session configuration with the user's settings.
+func (u *UI) sessionConfig() session.Config {
+	pc := u.cfg.Peer
+	pc.STUN = append(append([]string(nil), pc.STUN...), u.settings.iceServers()...)
+	pc.Logger = u.cfg.Logger
+	return session.Config{Peer: pc, Logger: u.cfg.Logger}
+}
+
+// server returns the signaling server to share through: the remote one
+// from Settings, or the built-in one, started on first use.
+func (u *UI) server() (*url.URL, error) {
+	if remote := u.settings.remoteServer(); remote != "" {
+		return wire.ParseServer(remote)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.broker == nil {
+		b, err := session.StartLocalBroker(u.cfg.Listen, u.cfg.Peer.Interfaces, u.cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		u.broker = b
+	}
+	return u.broker.URL, nil
+}
+
+// Close stops what the window started. It is safe to call more than once.
+func (u *UI) Close() {
+	u.send.stop()
+	u.recv.cancel()
+	u.mu.Lock()
+	b := u.broker
+	u.broker = nil
+	u.mu.Unlock()
+	if b != nil {
+		b.Close()
+	}
+}
+
+// confirmClose asks before closing the window while files are moving.
+func (u *UI) confirmClose() {
+	if !u.send.busy() && !u.recv.busy() {
+		u.Close()
+		u.win.Close()
+		return
+	}
+	dialog.ShowConfirm("Transfers in progress",
+		"Files are still being sent or received. Quit and stop them?",
+		func(quit bool) {
+			if quit {
+				u.Close()
+				u.win.Close()
+			}
+		}, u.win)
+}
+
+// notify shows a system notification.
+func (u *UI) notify(title, text string) {
+	u.app.SendNotification(fyne.NewNotification(title, text))
+}
+
+// showError tells the user what went wrong, in plain words.
+func (u *UI) showError(err error) {
+	dialog.ShowError(errors.New(words(err)), u.win)
+}
+
+// defaultDownloads is the user's Downloads folder, or the home folder.
+func defaultDownloads() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "."
+	}
+	if xdg := os.Getenv("XDG_DOWNLOAD_DIR"); xdg != "" {
+		return xdg
+	}
+	d := filepath.Join(home, "Downloads")
+	if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+		return d
+	}
+	return home
+}
+
+// words turns an error into a sentence for people: the reasons the core
+// gives are already written for them, minus Go's wrapping noise.
+func words(err error) string {
+	if err == nil {
+		return ""
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "Stopped."
+	case errors.Is(err, wire.ErrBadLink):
+		return "That is not an EpicShare link. Copy the whole link, including the part after #."
+	case errors.Is(err, os.ErrPermission):
+		return "EpicShare is not allowed to use that file or folder: " + err.Error()
+	}
+	s := err.Error()
+	if s != "" {
+		s = strings.ToUpper(s[:1]) + s[1:]
+	}
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}

@@ -1,0 +1,225 @@
+package ui
+
+import (
+	"image"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/epicshare/epicshare/internal/peer"
+	"github.com/epicshare/epicshare/internal/testutil"
+)
+
+// The test driver has no UI thread: every widget access, from the tests or
+// from the UI's goroutines, goes through onUI.
+var uiMu sync.Mutex
+
+func onUI(f func()) {
+	uiMu.Lock()
+	defer uiMu.Unlock()
+	f()
+}
+
+// testConfig keeps ICE and the built-in broker on loopback.
+var testConfig = Config{Peer: peer.Config{Interfaces: []string{"lo"}}, Listen: "127.0.0.1:0", Do: onUI}
+
+func newTestUI(t *testing.T) *UI {
+	t.Helper()
+	var u *UI
+	onUI(func() { u = New(test.NewTempApp(t), testConfig) })
+	t.Cleanup(u.Close)
+	return u
+}
+
+// eventually polls cond on the UI goroutine until it holds.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var ok bool
+		onUI(func() { ok = cond() })
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling widgets updated by other goroutines
+	}
+}
+
+func uris(paths ...string) []fyne.URI {
+	out := make([]fyne.URI, len(paths))
+	for i, p := range paths {
+		out[i] = storage.NewFileURI(p)
+	}
+	return out
+}
+
+func TestDropFillsTheList(t *testing.T) {
+	u := newTestUI(t)
+	src := t.TempDir()
+	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello", "album/b.jpg": strings.Repeat("x", 2000), "album/empty/": ""})
+	u.Drop(uris(filepath.Join(src, "a.txt"), filepath.Join(src, "album")))
+	if len(u.send.items) != 2 {
+		t.Fatalf("%d items after the drop, want 2", len(u.send.items))
+	}
+	if got := u.send.total.Text; got != "2 items, 2.0 kB" {
+		t.Errorf("total %q", got)
+	}
+	if u.send.shareBtn.Disabled() {
+		t.Error("Share is disabled with items on the list")
+	}
+	// The same item twice is listed once; an unreadable one is refused.
+	u.Drop(uris(filepath.Join(src, "a.txt"), filepath.Join(src, "missing")))
+	if len(u.send.items) != 2 {
+		t.Errorf("%d items, want still 2", len(u.send.items))
+	}
+	u.send.remove(0)
+	if len(u.send.items) != 1 || u.send.total.Text != "1 item, 2.0 kB" {
+		t.Errorf("after remove: %d items, total %q", len(u.send.items), u.send.total.Text)
+	}
+}
+
+func TestShareShowsAScannableQRCode(t *testing.T) {
+	u := newTestUI(t)
+	src := t.TempDir()
+	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello"})
+	u.Drop(uris(filepath.Join(src, "a.txt")))
+	onUI(func() { test.Tap(u.send.shareBtn) })
+	eventually(t, 20*time.Second, "the link", func() bool { return u.send.linkText != "" })
+
+	var link string
+	var img image.Image
+	onUI(func() { link, img = u.send.linkText, u.send.qr.Image })
+	if img == nil {
+		t.Fatal("no QR image")
+	}
+	if b := img.Bounds(); b.Dx() < 300 {
+		t.Errorf("QR code is %d px wide, too small to scan from arm's length", b.Dx())
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("decode QR: %v", err)
+	}
+	if res.GetText() != link || !strings.Contains(link, "/s/") {
+		t.Fatalf("QR says %q, link is %q", res.GetText(), link)
+	}
+	onUI(func() { test.Tap(findButton(t, u.send.sharing, "Stop sharing")) })
+	eventually(t, 10*time.Second, "the share to stop", func() bool { return !u.send.active() })
+}
+
+// TestSendAndReceiveThroughTheWidgets runs two windows in one process: one
+// shares a folder, the other pastes the link, accepts, and the files land
+// on disk verified.
+func TestSendAndReceiveThroughTheWidgets(t *testing.T) {
+	sender, receiver := newTestUI(t), newTestUI(t)
+	src := t.TempDir()
+	testutil.WriteTree(t, src, map[string]string{"trip/notes.txt": "sun", "trip/empty.txt": "", "trip/photos/a.jpg": strings.Repeat("a", 300_000), "trip/nothing/": ""})
+	testutil.RandomFile(t, filepath.Join(src, "trip/video.bin"), 8<<20)
+	out := t.TempDir()
+	receiver.settings.setDownloads(out)
+
+	onUI(func() {
+		sender.Drop(uris(filepath.Join(src, "trip")))
+		test.Tap(sender.send.shareBtn)
+	})
+	eventually(t, 20*time.Second, "the link", func() bool { return sender.send.linkText != "" })
+	var link string
+	onUI(func() { link = sender.send.linkText })
+
+	onUI(func() {
+		receiver.tabs.SelectIndex(1)
+		test.Type(receiver.recv.entry, link)
+		receiver.recv.entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	})
+	eventually(t, 30*time.Second, "the offer", func() bool { return receiver.recv.decision.Visible() })
+	var offer string
+	onUI(func() { offer = receiver.recv.offer.Text })
+	if !strings.Contains(offer, "trip/video.bin") || !strings.Contains(offer, "Total: 4 files") {
+		t.Errorf("offer shows %q", offer)
+	}
+	onUI(func() { test.Tap(receiver.recv.acceptBtn) })
+	eventually(t, time.Minute, "the files", func() bool { return receiver.recv.openBtn.Visible() })
+
+	if got, want := testutil.Digest(t, filepath.Join(out, "trip")), testutil.Digest(t, filepath.Join(src, "trip")); got != want {
+		t.Fatalf("received:\n%s\nsent:\n%s", got, want)
+	}
+	var senderCode, receiverCode string
+	eventually(t, 10*time.Second, "the sender's row", func() bool {
+		for _, r := range sender.send.rows {
+			senderCode = r.title.Text
+			return strings.Contains(r.title.Text, "done")
+		}
+		return false
+	})
+	onUI(func() { receiverCode = receiver.recv.code.Text })
+	code := strings.TrimSuffix(strings.TrimPrefix(receiverCode, "Verification code: "), " (the sender shows the same)")
+	if len(code) != 7 || !strings.Contains(senderCode, code) {
+		t.Errorf("codes differ: sender %q, receiver %q", senderCode, receiverCode)
+	}
+}
+
+func TestBadLinkShowsAMessageAndStaysUsable(t *testing.T) {
+	u := newTestUI(t)
+	test.Type(u.recv.entry, "https://example.org/not-a-share")
+	test.Tap(u.recv.connectBtn)
+	if u.recv.busy() || u.recv.entry.Disabled() {
+		t.Fatal("a bad link started a receive")
+	}
+	overlay := u.win.Canvas().Overlays().Top()
+	if overlay == nil {
+		t.Fatal("no message shown")
+	}
+}
+
+func TestAppIDMatchesFyneAppToml(t *testing.T) {
+	b, err := os.ReadFile("../../FyneApp.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `ID = "`+AppID+`"`) {
+		t.Errorf("FyneApp.toml does not declare ID %q", AppID)
+	}
+}
+
+// findButton finds a button by its label under o.
+func findButton(t *testing.T, o fyne.CanvasObject, label string) *widget.Button {
+	t.Helper()
+	var found *widget.Button
+	var walk func(fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch x := o.(type) {
+		case *widget.Button:
+			if x.Text == label {
+				found = x
+			}
+		case *fyne.Container:
+			for _, c := range x.Objects {
+				walk(c)
+			}
+		case *container.Scroll:
+			walk(x.Content)
+		}
+	}
+	walk(o)
+	if found == nil {
+		t.Fatalf("no %q button", label)
+	}
+	return found
+}
