@@ -38,6 +38,7 @@ type recvView struct {
 	openBtn   *widget.Button
 	content   fyne.CanvasObject
 
+	wg      sync.WaitGroup // the goroutine that runs a receive
 	mu      sync.Mutex
 	cancelF context.CancelFunc
 	answer  chan bool
@@ -162,7 +163,9 @@ func (v *recvView) connect() {
 			},
 		},
 	}
+	v.wg.Add(1)
 	go func() {
+		defer v.wg.Done()
 		res, err := session.Receive(ctx, v.u.sessionConfig(), link, dir, opts)
 		cancel()
 		v.u.do(func() { v.finished(res, err) })

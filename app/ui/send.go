@@ -49,6 +49,7 @@ type sendView struct {
 	mu    sync.Mutex
 	share *session.Sharing
 	stopF context.CancelFunc
+	wg    sync.WaitGroup // the goroutine that runs a share
 }
 
 func newSendView(u *UI) *sendView {
@@ -195,7 +196,9 @@ func (v *sendView) start() {
 	}
 	v.shareBtn.Disable()
 	v.total.SetText("Starting…")
+	v.wg.Add(1)
 	go func() {
+		defer v.wg.Done()
 		server, err := v.u.server()
 		if err != nil {
 			v.u.do(func() { v.refresh(); v.u.showError(err) })
@@ -242,7 +245,7 @@ func (v *sendView) stop() {
 		return
 	}
 	cancel()
-	go s.Stop()
+	go s.Stop() // may take a moment; the share's goroutine then goes back to picking
 }
 
 // ended goes back to picking files.

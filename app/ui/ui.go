@@ -127,10 +127,13 @@ func (u *UI) server() (*url.URL, error) {
 	return u.broker.URL, nil
 }
 
-// Close stops what the window started. It is safe to call more than once.
+// Close stops what the window started and waits until it has. It is safe
+// to call more than once.
 func (u *UI) Close() {
 	u.send.stop()
 	u.recv.cancel()
+	u.send.wg.Wait()
+	u.recv.wg.Wait()
 	u.mu.Lock()
 	b := u.broker
 	u.broker = nil

@@ -177,15 +177,16 @@ func TestSendAndReceiveThroughTheWidgets(t *testing.T) {
 
 func TestBadLinkShowsAMessageAndStaysUsable(t *testing.T) {
 	u := newTestUI(t)
-	test.Type(u.recv.entry, "https://example.org/not-a-share")
-	test.Tap(u.recv.connectBtn)
-	if u.recv.busy() || u.recv.entry.Disabled() {
-		t.Fatal("a bad link started a receive")
-	}
-	overlay := u.win.Canvas().Overlays().Top()
-	if overlay == nil {
-		t.Fatal("no message shown")
-	}
+	onUI(func() {
+		test.Type(u.recv.entry, "https://example.org/not-a-share")
+		test.Tap(u.recv.connectBtn)
+		if u.recv.busy() || u.recv.entry.Disabled() {
+			t.Error("a bad link started a receive")
+		}
+		if u.win.Canvas().Overlays().Top() == nil {
+			t.Error("no message shown")
+		}
+	})
 }
 
 func TestAppIDMatchesFyneAppToml(t *testing.T) {
