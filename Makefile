@@ -6,13 +6,14 @@ GO        ?= go
 BIN       := bin
 FUZZTIME  ?= 3s
 BENCHCOUNT ?= 3
+FYNE_TOOLS ?= v1.7.4
 
 # Debian packages that build the app and run every test (../shared/TESTING.md).
 DEB_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev \
 	xvfb xauth imagemagick xdotool zbar-tools chromium iproute2 nftables
 
-.PHONY: help deps build run test fuzz bench lint clean
+.PHONY: help deps build run test fuzz bench lint screenshots package clean
 
 help: ## show this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,8 +33,8 @@ build: ## build bin/epicshare and bin/signal-server
 	$(GO) build -o $(BIN)/epicshare .
 	$(GO) build -o $(BIN)/signal-server ./signal-server
 
-run: deps build ## start the app (until the window lands: its usage)
-	$(BIN)/epicshare help
+run: deps build ## start the app (the window; it runs its own signaling server on the LAN)
+	$(BIN)/epicshare
 
 test: deps ## run every test with -race, then each fuzz target briefly
 	$(GO) vet ./...
@@ -51,9 +52,16 @@ fuzz: ## run each fuzz target for FUZZTIME (default 3s)
 bench: build ## measure a 1 GiB transfer vs raw TCP, and the broker under load
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCHCOUNT) -timeout 60m ./internal/e2e | tee bench.out
 
+screenshots: deps build ## run the real app under Xvfb, share between two windows, write docs/*.png (root)
+	scripts/screenshots.sh
+
+package: deps ## build a Linux desktop package (tar.xz with icon and .desktop entry) with fyne package
+	$(GO) run fyne.io/tools/cmd/fyne@$(FYNE_TOOLS) package -os linux -release
+	@ls -l EpicShare.tar.xz
+
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
 clean: ## remove build output
-	rm -rf $(BIN) bench.out
+	rm -rf $(BIN) bench.out EpicShare.tar.xz

@@ -55,11 +55,23 @@ func termWidth(x any) int {
 const Usage = `EpicShare sends files straight from one device to another, peer to peer.
 
 Usage:
+  epicshare                         open the EpicShare window
+  epicshare PATH...                 open the window ready to share these
   epicshare send [flags] PATH...    share files and folders; prints the link
   epicshare receive [flags] LINK    download what a link shares
 
 Run 'epicshare send --help' or 'epicshare receive --help' for their flags.
 `
+
+// IsCommand reports whether arg names a subcommand or asks for help,
+// rather than being a file to open in the window.
+func IsCommand(arg string) bool {
+	switch arg {
+	case "send", "receive", "recv", "help", "-h", "-help", "--help":
+		return true
+	}
+	return strings.HasPrefix(arg, "-")
+}
 
 // Main runs the subcommand named by args[0] and returns the exit code.
 func Main(ctx context.Context, args []string, stdio IO) int {

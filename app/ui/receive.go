@@ -77,7 +77,7 @@ func newRecvView(u *UI) *recvView {
 		container.NewVBox(
 			container.NewBorder(nil, nil, nil, v.connectBtn, v.entry),
 			container.NewBorder(nil, nil, nil, change, v.folder),
-			v.status, v.code, v.decision, v.bar, v.fileLabel, v.openBtn),
+			v.status, v.code, v.decision, v.bar, v.fileLabel, container.NewHBox(v.openBtn)),
 		nil, nil, nil,
 		container.NewVScroll(v.offer))
 	return v
@@ -157,7 +157,7 @@ func (v *recvView) connect() {
 					if p.Total > 0 {
 						v.bar.SetValue(float64(p.Done) / float64(p.Total))
 					}
-					v.fileLabel.SetText(fmt.Sprintf("%s · %s/s · %s left", p.File, cli.Bytes(int64(p.Rate)), cli.Duration(p.ETA())))
+					v.fileLabel.SetText(fmt.Sprintf("%s · %s of %s · %s", p.File, cli.Bytes(p.FileDone), cli.Bytes(p.FileSize), speed(p)))
 					v.status.SetText(fmt.Sprintf("Receiving: %s of %s", cli.Bytes(p.Done), cli.Bytes(p.Total)))
 				})
 			},

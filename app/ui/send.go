@@ -33,6 +33,7 @@ type sendView struct {
 	items []item
 
 	list     *widget.List
+	empty    fyne.CanvasObject // shown instead of the list while it is empty
 	total    *widget.Label
 	shareBtn *widget.Button
 	picking  fyne.CanvasObject
@@ -41,6 +42,7 @@ type sendView struct {
 	qr       *canvas.Image
 	status   *widget.Label
 	rowsBox  *fyne.Container
+	rowsView *container.Scroll
 	rows     map[string]*receiverRow
 	sharing  fyne.CanvasObject
 	content  *fyne.Container
@@ -97,11 +99,16 @@ func newSendView(u *UI) *sendView {
 			v.add([]fyne.URI{l})
 		}, u.win)
 	})
-	hint := widget.NewLabelWithStyle("Drop files or folders anywhere on this window, or add them:", fyne.TextAlignCenter, fyne.TextStyle{})
+	dropIcon := widget.NewIcon(theme.UploadIcon())
+	v.empty = container.NewCenter(container.NewVBox(
+		container.NewGridWrap(fyne.NewSize(96, 96), dropIcon),
+		widget.NewLabelWithStyle("Drop files or folders here", fyne.TextAlignCenter, fyne.TextStyle{Bold: true}),
+		widget.NewLabelWithStyle("They go straight to the other device: no upload, no account, no size limit.", fyne.TextAlignCenter, fyne.TextStyle{}),
+	))
 	v.picking = container.NewBorder(
-		container.NewVBox(hint, container.NewCenter(container.NewHBox(addFiles, addFolder))),
+		container.NewCenter(container.NewHBox(addFiles, addFolder)),
 		container.NewBorder(nil, nil, v.total, v.shareBtn),
-		nil, nil, v.list)
+		nil, nil, container.NewStack(v.list, v.empty))
 
 	// The sharing screen.
 	v.link = widget.NewLabel("")
@@ -117,12 +124,13 @@ func newSendView(u *UI) *sendView {
 	stopBtn := widget.NewButtonWithIcon("Stop sharing", theme.MediaStopIcon(), v.stop)
 	v.status = widget.NewLabel("Waiting for someone to open the link…")
 	v.rowsBox = container.NewVBox()
+	v.rowsView = container.NewVScroll(v.rowsBox)
 	v.sharing = container.NewBorder(
 		container.NewHBox(v.qr, container.NewVBox(
 			widget.NewLabelWithStyle("Scan the code or open the link on the other device:", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 			v.link, container.NewHBox(copyBtn, stopBtn), v.status)),
 		nil, nil, nil,
-		container.NewVScroll(v.rowsBox))
+		v.rowsView)
 
 	v.content = container.NewStack(v.picking)
 	v.refresh()
@@ -169,9 +177,11 @@ func (v *sendView) refresh() {
 	if len(v.items) == 0 {
 		v.total.SetText("Nothing picked yet")
 		v.shareBtn.Disable()
+		v.empty.Show()
 	} else {
 		v.total.SetText(fmt.Sprintf("%d item%s, %s", len(v.items), plural(len(v.items)), cli.Bytes(total)))
 		v.shareBtn.Enable()
+		v.empty.Hide()
 	}
 	v.list.Refresh()
 }
@@ -254,7 +264,7 @@ func (v *sendView) ended() {
 	v.share, v.stopF = nil, nil
 	v.mu.Unlock()
 	v.rows = map[string]*receiverRow{}
-	v.rowsBox.Objects = nil
+	v.rowsBox.RemoveAll()
 	v.content.Objects = []fyne.CanvasObject{v.picking}
 	v.content.Refresh()
 	v.refresh()
@@ -296,8 +306,10 @@ func (v *sendView) event(e session.Event) {
 			})
 			v.rows[e.Receiver] = r
 			v.rowsBox.Add(r.box)
+			v.rowsView.Refresh() // the scroll must learn that its content grew
 		}
 		r.update(e)
+		v.status.SetText(v.summary())
 		switch e.State {
 		case session.Done:
 			v.u.notify("Files sent", fmt.Sprintf("Receiver %d got everything, verified.", r.n))
@@ -305,6 +317,34 @@ func (v *sendView) event(e session.Event) {
 			v.u.notify("Sending failed", words(e.Err))
 		}
 	})
+}
+
+// speed says how fast and how long: "12.5 MB/s · 0:42 left".
+func speed(p transfer.Progress) string {
+	if p.Rate <= 0 {
+		return "measuring speed…"
+	}
+	return fmt.Sprintf("%s/s · %s left", cli.Bytes(int64(p.Rate)), cli.Duration(p.ETA()))
+}
+
+// summary counts receivers by state for the status line.
+func (v *sendView) summary() string {
+	var active, done, failed int
+	for _, r := range v.rows {
+		switch r.state {
+		case session.Done:
+			done++
+		case session.Failed:
+			failed++
+		default:
+			active++
+		}
+	}
+	s := fmt.Sprintf("%d receiving, %d done", active, done)
+	if failed > 0 {
+		s += fmt.Sprintf(", %d failed", failed)
+	}
+	return s + ". The link stays open for more."
 }
 
 // receiverRow is one receiver's line on the sharing screen.
@@ -340,7 +380,7 @@ func (r *receiverRow) update(e session.Event) {
 		r.title.SetText(name + " · connecting")
 	case session.Sending:
 		r.title.SetText(name + " · sending")
-		r.detail.SetText(fmt.Sprintf("%s of %s · %s/s · %s left · %s", cli.Bytes(p.Done), cli.Bytes(p.Total), cli.Bytes(int64(p.Rate)), cli.Duration(p.ETA()), p.File))
+		r.detail.SetText(fmt.Sprintf("%s of %s · %s · %s", cli.Bytes(p.Done), cli.Bytes(p.Total), speed(p), p.File))
 	case session.Done:
 		r.title.SetText(name + " · done")
 		r.bar.SetValue(1)

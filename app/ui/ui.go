@@ -18,6 +18,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
 
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
@@ -94,6 +95,22 @@ func (u *UI) Window() fyne.Window { return u.win }
 
 // ShowAndRun shows the window and runs the app until it closes.
 func (u *UI) ShowAndRun() { u.win.ShowAndRun() }
+
+// Open puts files and folders named on the command line on the Send list.
+func (u *UI) Open(paths ...string) {
+	if len(paths) == 0 {
+		return
+	}
+	uris := make([]fyne.URI, len(paths))
+	for i, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			abs = p
+		}
+		uris[i] = storage.NewFileURI(abs)
+	}
+	u.Drop(uris)
+}
 
 // Drop handles items dropped anywhere on the window: they go to the Send tab.
 func (u *UI) Drop(uris []fyne.URI) {

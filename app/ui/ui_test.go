@@ -168,7 +168,13 @@ func TestSendAndReceiveThroughTheWidgets(t *testing.T) {
 		}
 		return false
 	})
-	onUI(func() { receiverCode = receiver.recv.code.Text })
+	onUI(func() {
+		receiverCode = receiver.recv.code.Text
+		// The row is laid out, not just kept in a map.
+		if h := sender.send.rowsBox.Size().Height; h < 50 {
+			t.Errorf("the receiver's row is %v px high on the sharing screen", h)
+		}
+	})
 	code := strings.TrimSuffix(strings.TrimPrefix(receiverCode, "Verification code: "), " (the sender shows the same)")
 	if len(code) != 7 || !strings.Contains(senderCode, code) {
 		t.Errorf("codes differ: sender %q, receiver %q", senderCode, receiverCode)

@@ -250,7 +250,7 @@ func TestReceiveBadInput(t *testing.T) {
 		{"unreadable path", []string{"send", "--listen", "127.0.0.1:0", "/nonexistent/file"}, 1, "no such file"},
 		{"nothing to send", []string{"send"}, 2, "at least one"},
 		{"server and listen", []string{"send", "--server", server, "--listen", ":0", "x"}, 2, "either"},
-		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"unknown command", []string{"frobnicate"}, 2, "neither a command nor a file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := start(t, ctx, epicshare, tc.args...)
