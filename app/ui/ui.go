@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
+	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
 )
 
@@ -203,8 +205,9 @@ func defaultDownloads() string {
 	return home
 }
 
-// words turns an error into a sentence for people: the reasons the core
-// gives are already written for them, minus Go's wrapping noise.
+// words turns an error into a sentence for people. The core's own reasons
+// are written for them already; the usual failures get a sentence that
+// says what to do, without Go's wrapping.
 func words(err error) string {
 	if err == nil {
 		return ""
@@ -214,13 +217,30 @@ func words(err error) string {
 		return "Stopped."
 	case errors.Is(err, wire.ErrBadLink):
 		return "That is not an EpicShare link. Copy the whole link, including the part after #."
+	case errors.Is(err, session.ErrUnreachable):
+		return "Could not reach the signaling server. Check your network, or the server address in Settings."
+	case errors.Is(err, syscall.ENOSPC):
+		return "The disk is full. Free some space or pick another folder in Settings; nothing incomplete was kept."
 	case errors.Is(err, os.ErrPermission):
-		return "EpicShare is not allowed to use that file or folder: " + err.Error()
+		return "EpicShare is not allowed to use that file or folder. Pick another one."
+	case errors.Is(err, transfer.ErrConnectionLost):
+		return "The connection to the other device was lost. Nothing incomplete was kept; try again."
+	case errors.Is(err, peer.ErrFailed):
+		return "Could not connect to the other device. On different networks, a STUN or TURN server in Settings may help."
 	}
-	s := err.Error()
-	if s != "" {
-		s = strings.ToUpper(s[:1]) + s[1:]
+	var pe *transfer.PeerError
+	if errors.As(err, &pe) && pe.Reason != "" {
+		return sentence(pe.Reason)
 	}
+	return sentence(err.Error())
+}
+
+// sentence capitalises s and ends it with a full stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
 	if !strings.HasSuffix(s, ".") {
 		s += "."
 	}

@@ -1,11 +1,13 @@
 package ui
 
 import (
+	"fmt"
 	"image"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +20,10 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/epicshare/epicshare/internal/peer"
+	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/testutil"
+	"github.com/epicshare/epicshare/internal/transfer"
+	"github.com/epicshare/epicshare/internal/wire"
 )
 
 // The test driver has no UI thread: every widget access, from the tests or
@@ -229,4 +234,39 @@ func findButton(t *testing.T, o fyne.CanvasObject, label string) *widget.Button 
 		t.Fatalf("no %q button", label)
 	}
 	return found
+}
+
+func TestUnreachableServerShowsAMessageAndStaysUsable(t *testing.T) {
+	u := newTestUI(t)
+	src := t.TempDir()
+	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello"})
+	onUI(func() {
+		u.settings.mode.SetSelected(modeRemote)
+		u.settings.url.SetText("http://127.0.0.1:1") // nothing listens there
+		u.Drop(uris(filepath.Join(src, "a.txt")))
+		test.Tap(u.send.shareBtn)
+	})
+	eventually(t, 20*time.Second, "the error", func() bool {
+		return !u.send.shareBtn.Disabled() && u.win.Canvas().Overlays().Top() != nil
+	})
+	if u.send.active() {
+		t.Error("a share is active without a server")
+	}
+}
+
+func TestWordsArePlain(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("%w: dial tcp 127.0.0.1:1: connection refused", session.ErrUnreachable), "Could not reach the signaling server"},
+		{fmt.Errorf("write x: %w", syscall.ENOSPC), "The disk is full"},
+		{&transfer.PeerError{Reason: "the receiver declined"}, "The receiver declined."},
+		{fmt.Errorf("%w: no such thing", wire.ErrBadLink), "That is not an EpicShare link"},
+		{session.ErrWrongSecret, "The link's secret does not match"},
+	} {
+		if got := words(tc.err); !strings.HasPrefix(got, tc.want) || strings.Contains(got, "dial tcp") {
+			t.Errorf("words(%v) = %q, want it to start with %q", tc.err, got, tc.want)
+		}
+	}
 }

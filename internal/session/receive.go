@@ -34,7 +34,7 @@ func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts R
 	auth := wire.NewReceiverAuth(key)
 	sig, err := signal.Dial(ctx, link.Server, signal.Options{Logger: cfg.Logger})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	defer sig.Close()
 

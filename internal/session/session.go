@@ -38,6 +38,8 @@ func (c Config) connectTimeout() time.Duration {
 }
 
 var (
+	// ErrUnreachable: the signaling server did not answer.
+	ErrUnreachable = errors.New("could not reach the signaling server")
 	// ErrShareGone: the link names a sender the broker does not know.
 	ErrShareGone = errors.New("this share is no longer available: the sender stopped sharing or the link is wrong")
 	// ErrSenderLeft: the sender went away before the transfer started.

@@ -82,7 +82,7 @@ type receiver struct {
 func Share(ctx context.Context, cfg Config, server *url.URL, offer *transfer.Offer, opts ShareOptions) (*Sharing, error) {
 	sig, err := signal.Dial(ctx, server, signal.Options{Logger: cfg.Logger})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	secret := wire.NewSecret()
 	key, err := wire.DeriveKey(secret)
