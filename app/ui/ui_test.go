@@ -242,7 +242,7 @@ func TestUnreachableServerShowsAMessageAndStaysUsable(t *testing.T) {
 	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello"})
 	onUI(func() {
 		u.settings.mode.SetSelected(modeRemote)
-		u.settings.url.SetText("http://127.0.0.1:1") // nothing listens there
+		u.settings.url.SetText("http://" + testutil.ClosedPort(t)) // nothing listens there
 		u.Drop(uris(filepath.Join(src, "a.txt")))
 		test.Tap(u.send.shareBtn)
 	})

@@ -245,7 +245,7 @@ func TestReceiveBadInput(t *testing.T) {
 		{"malformed link", []string{"receive", "not a link"}, 1, "not an EpicShare link"},
 		{"no secret", []string{"receive", server + "/s/AAAAAAAAAAAAAAAAAAAAAA"}, 1, "secret"},
 		{"unknown share", []string{"receive", server + "/s/AAAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBA"}, 1, "no longer available"},
-		{"server down", []string{"receive", "http://127.0.0.1:1/s/AAAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBA"}, 1, "connect"},
+		{"server down", []string{"receive", "http://" + testutil.ClosedPort(t) + "/s/AAAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBA"}, 1, "connect"},
 		{"no link", []string{"receive"}, 2, "exactly one link"},
 		{"unreadable path", []string{"send", "--listen", "127.0.0.1:0", "/nonexistent/file"}, 1, "no such file"},
 		{"nothing to send", []string{"send"}, 2, "at least one"},

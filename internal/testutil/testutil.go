@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,6 +86,17 @@ func NoPartFiles(t testing.TB, dir string) {
 		}
 		return nil
 	})
+}
+
+// ClosedPort returns a loopback address where nothing listens: a port the
+// kernel just handed out and that was closed again.
+func ClosedPort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Must(t, err)
+	addr := ln.Addr().String()
+	Must(t, ln.Close())
+	return addr
 }
 
 // Must fails the test on a non-nil error.
