@@ -3,36 +3,10 @@ package cli
 import (
 	"fmt"
 	"strings"
-	"time"
 
+	"github.com/epicshare/epicshare/internal/human"
 	"github.com/epicshare/epicshare/internal/transfer"
 )
-
-// Bytes formats n with decimal units, as file managers do: "1.5 MB".
-func Bytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
-
-// Duration formats an ETA as "1:05", "1:02:03" or "?" while unknown.
-func Duration(d time.Duration) string {
-	if d < 0 {
-		return "?"
-	}
-	s := int64(d.Round(time.Second) / time.Second)
-	if s >= 3600 {
-		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
-	}
-	return fmt.Sprintf("%d:%02d", s/60, s%60)
-}
 
 // bar draws one progress line of at most width columns.
 func bar(p transfer.Progress, width int) string {
@@ -43,7 +17,7 @@ func bar(p transfer.Progress, width int) string {
 	const cells = 24
 	full := int(frac * cells)
 	b := strings.Repeat("█", full) + strings.Repeat("░", cells-full)
-	line := fmt.Sprintf("%s %3.0f%%  %s/s  ETA %s  %s", b, frac*100, Bytes(int64(p.Rate)), Duration(p.ETA()), p.File)
+	line := fmt.Sprintf("%s %3.0f%%  %s/s  ETA %s  %s", b, frac*100, human.Bytes(int64(p.Rate)), human.Duration(p.ETA()), p.File)
 	if r := []rune(line); len(r) > width && width > 1 {
 		line = string(r[:width-1]) + "…"
 	}
@@ -56,7 +30,7 @@ func headline(m transfer.Manifest) string {
 	if m.Files() == 1 {
 		s = ""
 	}
-	return fmt.Sprintf("%d file%s, %s", m.Files(), s, Bytes(m.Total()))
+	return fmt.Sprintf("%d file%s, %s", m.Files(), s, human.Bytes(m.Total()))
 }
 
 // summary describes a manifest in a few lines for a person to accept.
@@ -73,7 +47,7 @@ func summary(m transfer.Manifest, max int) string {
 			fmt.Fprintf(&b, "  … and %d more\n", files-shown)
 			break
 		}
-		fmt.Fprintf(&b, "  %-50s %10s\n", e.Path, Bytes(e.Size))
+		fmt.Fprintf(&b, "  %-50s %10s\n", e.Path, human.Bytes(e.Size))
 		shown++
 	}
 	for _, e := range m.Entries {

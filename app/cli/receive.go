@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/epicshare/epicshare/internal/human"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -86,7 +87,7 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 		return fail(stdio.Stderr, err)
 	}
 	fmt.Fprintf(stdio.Stderr, "Received %s, every file verified, in %s: %s\n",
-		Bytes(res.Manifest.Total()), dir, strings.Join(res.Saved, ", "))
+		human.Bytes(res.Manifest.Total()), dir, strings.Join(res.Saved, ", "))
 	return ExitOK
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/skip2/go-qrcode"
 
+	"github.com/epicshare/epicshare/internal/human"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -163,7 +164,7 @@ func (v *sendView) event(e session.Event) {
 		}
 	case session.Done:
 		p := e.Progress
-		line = fmt.Sprintf("receiver %s [%s]: done, %s verified in %s (%s/s)", id, e.Code, Bytes(p.Total), Duration(p.Elapsed), Bytes(int64(p.Rate)))
+		line = fmt.Sprintf("receiver %s [%s]: done, %s verified in %s (%s/s)", id, e.Code, human.Bytes(p.Total), human.Duration(p.Elapsed), human.Bytes(int64(p.Rate)))
 		v.finished++
 		v.once.Do(func() { close(v.done) })
 	case session.Failed:

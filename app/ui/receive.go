@@ -12,7 +12,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/epicshare/epicshare/app/cli"
+	"github.com/epicshare/epicshare/internal/human"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -138,7 +138,7 @@ func (v *recvView) connect() {
 			Confirm: func(ctx context.Context, m transfer.Manifest) error {
 				v.u.do(func() {
 					v.offer.SetText(offerText(m))
-					v.status.SetText(fmt.Sprintf("Offered: %d file%s, %s. Save to %s?", m.Files(), plural(m.Files()), cli.Bytes(m.Total()), dir))
+					v.status.SetText(fmt.Sprintf("Offered: %d file%s, %s. Save to %s?", m.Files(), plural(m.Files()), human.Bytes(m.Total()), dir))
 					v.decision.Show()
 				})
 				select {
@@ -157,8 +157,8 @@ func (v *recvView) connect() {
 					if p.Total > 0 {
 						v.bar.SetValue(float64(p.Done) / float64(p.Total))
 					}
-					v.fileLabel.SetText(fmt.Sprintf("%s · %s of %s · %s", p.File, cli.Bytes(p.FileDone), cli.Bytes(p.FileSize), speed(p)))
-					v.status.SetText(fmt.Sprintf("Receiving: %s of %s", cli.Bytes(p.Done), cli.Bytes(p.Total)))
+					v.fileLabel.SetText(fmt.Sprintf("%s · %s of %s · %s", p.File, human.Bytes(p.FileDone), human.Bytes(p.FileSize), speed(p)))
+					v.status.SetText(fmt.Sprintf("Receiving: %s of %s", human.Bytes(p.Done), human.Bytes(p.Total)))
 				})
 			},
 		},
@@ -203,10 +203,10 @@ func (v *recvView) finished(res *transfer.Result, err error) {
 	default:
 		v.bar.SetValue(1)
 		v.fileLabel.SetText("")
-		v.status.SetText(fmt.Sprintf("Received %s, every file verified, in %s.", cli.Bytes(res.Manifest.Total()), dir))
+		v.status.SetText(fmt.Sprintf("Received %s, every file verified, in %s.", human.Bytes(res.Manifest.Total()), dir))
 		v.saved = dir
 		v.openBtn.Show()
-		v.u.notify("Files received", fmt.Sprintf("%s, every file verified.", cli.Bytes(res.Manifest.Total())))
+		v.u.notify("Files received", fmt.Sprintf("%s, every file verified.", human.Bytes(res.Manifest.Total())))
 	}
 }
 
@@ -231,8 +231,8 @@ func offerText(m transfer.Manifest) string {
 			s += fmt.Sprintf("… and %d more\n", m.Files()-shown)
 			break
 		}
-		s += fmt.Sprintf("%s — %s\n", e.Path, cli.Bytes(e.Size))
+		s += fmt.Sprintf("%s — %s\n", e.Path, human.Bytes(e.Size))
 		shown++
 	}
-	return s + fmt.Sprintf("\nTotal: %d file%s, %s", m.Files(), plural(m.Files()), cli.Bytes(m.Total()))
+	return s + fmt.Sprintf("\nTotal: %d file%s, %s", m.Files(), plural(m.Files()), human.Bytes(m.Total()))
 }

@@ -15,7 +15,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/epicshare/epicshare/app/cli"
+	"github.com/epicshare/epicshare/internal/human"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
 )
@@ -75,7 +75,7 @@ func newSendView(u *UI) *sendView {
 			} else {
 				icon.SetResource(theme.FileIcon())
 			}
-			right.Objects[0].(*widget.Label).SetText(cli.Bytes(it.size))
+			right.Objects[0].(*widget.Label).SetText(human.Bytes(it.size))
 			right.Objects[1].(*widget.Button).OnTapped = func() { v.remove(i) }
 		},
 	)
@@ -179,7 +179,7 @@ func (v *sendView) refresh() {
 		v.shareBtn.Disable()
 		v.empty.Show()
 	} else {
-		v.total.SetText(fmt.Sprintf("%d item%s, %s", len(v.items), plural(len(v.items)), cli.Bytes(total)))
+		v.total.SetText(fmt.Sprintf("%d item%s, %s", len(v.items), plural(len(v.items)), human.Bytes(total)))
 		v.shareBtn.Enable()
 		v.empty.Hide()
 	}
@@ -324,7 +324,7 @@ func speed(p transfer.Progress) string {
 	if p.Rate <= 0 {
 		return "measuring speed…"
 	}
-	return fmt.Sprintf("%s/s · %s left", cli.Bytes(int64(p.Rate)), cli.Duration(p.ETA()))
+	return fmt.Sprintf("%s/s · %s left", human.Bytes(int64(p.Rate)), human.Duration(p.ETA()))
 }
 
 // summary counts receivers by state for the status line.
@@ -380,11 +380,11 @@ func (r *receiverRow) update(e session.Event) {
 		r.title.SetText(name + " · connecting")
 	case session.Sending:
 		r.title.SetText(name + " · sending")
-		r.detail.SetText(fmt.Sprintf("%s of %s · %s · %s", cli.Bytes(p.Done), cli.Bytes(p.Total), speed(p), p.File))
+		r.detail.SetText(fmt.Sprintf("%s of %s · %s · %s", human.Bytes(p.Done), human.Bytes(p.Total), speed(p), p.File))
 	case session.Done:
 		r.title.SetText(name + " · done")
 		r.bar.SetValue(1)
-		r.detail.SetText(fmt.Sprintf("%s verified in %s (%s/s)", cli.Bytes(p.Total), cli.Duration(p.Elapsed), cli.Bytes(int64(p.Rate))))
+		r.detail.SetText(fmt.Sprintf("%s verified in %s (%s/s)", human.Bytes(p.Total), human.Duration(p.Elapsed), human.Bytes(int64(p.Rate))))
 		r.stop.Hide()
 	case session.Failed:
 		r.title.SetText(name + " · failed")
