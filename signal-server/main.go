@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/epicshare/epicshare/internal/rendezvous"
 )
@@ -48,10 +49,7 @@ var errUsage = errors.New("usage")
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("signal-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { printUsage(stderr, fs) }
 	addr := fs.String("addr", ":8080", "listen on this `host:port` (port 0 picks a free one)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	var cfg rendezvous.Config
@@ -90,4 +88,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	err = rendezvous.New(cfg).Serve(ctx, ln)
 	log.Info("stopped")
 	return err
+}
+
+// printUsage lists the flags one per line, unlike flag.PrintDefaults.
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, usage)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, text := flag.UnquoteUsage(f)
+		if f.DefValue != "" {
+			text += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(tw, "  --%s %s\t%s\n", f.Name, arg, text)
+	})
+	tw.Flush()
 }
