@@ -8,6 +8,16 @@
 // goroutine (the HTTP handler's) and one writer goroutine fed by a bounded
 // queue: a peer that does not read fast enough is disconnected rather than
 // allowed to grow the broker's memory.
+//
+// What a peer sends is checked with wire.DecodeEnvelope. A message that
+// fails, or is not of type send, is answered with an error of code
+// wire.CodeBadMessage and the socket stays open: garbage costs the broker
+// one small reply, and the per-socket rate limit (Config.MessageRate)
+// bounds how many, so repeated garbage is never a reason to close with
+// wire.CloseProtocolError. A message over Config.MaxMessageBytes does
+// close the socket (gorilla sends close code 1009, message too big), as
+// the broker cannot skip it without reading it. Message data is never
+// logged.
 package rendezvous
 
 import (
@@ -49,8 +59,8 @@ type Config struct {
 	// a peer silent for PongWait (default 30 s) is dropped. WriteWait
 	// (default 10 s) bounds every write.
 	PingInterval, PongWait, WriteWait time.Duration
-	// Page, if set, serves share links (GET /s/{id}); by default a short
-	// page explains how to open the link in the app.
+	// Page, if set, serves share links (GET /s/{id}); by default the
+	// browser receiver page from package assets.
 	Page http.Handler
 	// MaxPeersPerIP caps the sockets open from one address (DefaultMaxPeersPerIP).
 	MaxPeersPerIP int
@@ -85,7 +95,7 @@ func (c *Config) setDefaults() {
 		c.WriteWait = 10 * time.Second
 	}
 	if c.Page == nil {
-		c.Page = http.HandlerFunc(linkPage)
+		c.Page = receiverPage()
 	}
 	if c.MaxPeersPerIP <= 0 {
 		c.MaxPeersPerIP = DefaultMaxPeersPerIP
@@ -136,6 +146,7 @@ func New(cfg Config) *Broker {
 		w.Write([]byte("ok\n"))
 	})
 	b.mux.Handle("GET "+wire.SharePath+"{id}", cfg.Page)
+	b.mux.Handle("GET "+wire.SharePath+"{id}/", cfg.Page) // wire.ParseLink accepts it too
 	b.mux.Handle("GET /metrics", b.metrics.handler())
 	return b
 }
@@ -281,6 +292,9 @@ func (b *Broker) unregister(c *client) {
 	b.metrics.peers.Dec()
 	var notify []*client
 	for id := range c.contacts {
+		if b.closed {
+			break // every peer is going away: no left notices
+		}
 		if other, ok := b.peers[id]; ok {
 			delete(other.contacts, c.id)
 			notify = append(notify, other)
@@ -370,8 +384,11 @@ func (c *client) enqueue(env wire.Envelope) bool {
 		return false
 	}
 	select {
-	case <-c.done:
+	case <-c.done: // checked first: a peer being closed gets nothing more
 		return false
+	default:
+	}
+	select {
 	case c.send <- b:
 		return true
 	default:

@@ -138,28 +138,39 @@ func TestUnknownTarget(t *testing.T) {
 }
 
 func TestLeftGoesToContactsOnly(t *testing.T) {
-	b, url := newBroker(t, rendezvous.Config{})
-	a, x, bystander := connect(t, url), connect(t, url), connect(t, url)
-	a.send(x.id, `{}`)
-	x.next()
-	a.ws.Close()
-	if e := x.next(); e.Type != wire.TypeLeft || e.Peer != a.id {
-		t.Fatalf("contact got %+v, want left", e)
-	}
-	bystander.nothingQueued()
-	// The leaver is forgotten at once: messages to it bounce.
-	x.send(a.id, `{}`)
-	if e := x.next(); e.Code != wire.CodeUnknownPeer {
-		t.Fatalf("got %+v, want unknown-peer", e)
-	}
-	if n := b.Peers(); n != 2 {
-		t.Errorf("Peers() = %d, want 2", n)
+	// A contact is a peer the leaver exchanged messages with, either way.
+	for _, leaverSent := range []bool{true, false} {
+		name := map[bool]string{true: "leaver sent", false: "leaver received"}[leaverSent]
+		t.Run(name, func(t *testing.T) {
+			b, url := newBroker(t, rendezvous.Config{})
+			leaver, contact, bystander := connect(t, url), connect(t, url), connect(t, url)
+			if leaverSent {
+				leaver.send(contact.id, `{}`)
+				contact.next()
+			} else {
+				contact.send(leaver.id, `{}`)
+				leaver.next()
+			}
+			leaver.ws.Close()
+			if e := contact.next(); e.Type != wire.TypeLeft || e.Peer != leaver.id {
+				t.Fatalf("contact got %+v, want left", e)
+			}
+			bystander.nothingQueued()
+			// The leaver is forgotten at once: messages to it bounce.
+			contact.send(leaver.id, `{}`)
+			if e := contact.next(); e.Code != wire.CodeUnknownPeer {
+				t.Fatalf("got %+v, want unknown-peer", e)
+			}
+			if n := b.Peers(); n != 2 {
+				t.Errorf("Peers() = %d, want 2", n)
+			}
+		})
 	}
 }
 
 func TestVersionMismatch(t *testing.T) {
 	_, url := newBroker(t, rendezvous.Config{})
-	for _, protos := range [][]string{{"epicshare.v0"}, {"chat"}} {
+	for _, protos := range [][]string{{"epicshare.v0"}, {"chat"}, {} /* none offered */} {
 		ws, err := dial(t, url, protos...)
 		if err != nil {
 			t.Fatal(err)
@@ -192,8 +203,9 @@ func TestBadMessagesAreRefusedAndServingGoesOn(t *testing.T) {
 	// Oversized: the broker closes that socket, and only that one.
 	a.sendRaw(`{"type":"send","to":"` + b.id + `","data":"` + strings.Repeat("x", 2000) + `"}`)
 	a.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, _, err := a.ws.ReadMessage(); err == nil {
-		t.Error("oversized message did not close the socket")
+	var ce *websocket.CloseError
+	if _, _, err := a.ws.ReadMessage(); !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
+		t.Errorf("oversized message: %v, want close %d", err, websocket.CloseMessageTooBig)
 	}
 	c := connect(t, url)
 	c.send(b.id, `{"ok":1}`)
@@ -206,38 +218,35 @@ func TestBadMessagesAreRefusedAndServingGoesOn(t *testing.T) {
 }
 
 func TestSlowReaderIsDroppedWithoutBlockingOthers(t *testing.T) {
-	_, url := newBroker(t, rendezvous.Config{SendQueue: 16, MessageRate: 1e6, MessageBurst: 1e6})
+	b, url := newBroker(t, rendezvous.Config{SendQueue: 16, MessageRate: 1e6, MessageBurst: 1e6})
 	slow, fast, sender := connect(t, url), connect(t, url), connect(t, url)
-	// The sender reads all along (it gets an error per message once slow is
-	// gone, and would itself be dropped if it did not read).
-	got := make(chan wire.Envelope, 4096)
-	sender.ws.SetReadDeadline(time.Time{})
-	go func() {
-		defer close(got)
-		for {
-			_, b, err := sender.ws.ReadMessage()
-			if err != nil {
-				t.Logf("sender read: %v", err)
-				return
-			}
-			if e, err := wire.DecodeEnvelope(b); err == nil {
-				got <- e
-			}
-		}
-	}()
-	isDrop := func(e wire.Envelope) bool {
-		return e.Type == wire.TypeLeft && e.Peer == slow.id || e.Code == wire.CodeUnknownPeer
-	}
 	// slow never reads: its socket buffers fill, then its queue, and the
 	// broker drops it. 2000 × 30 kB is far more than those buffers.
+	//
+	// After each message to slow the sender sends a probe to an unknown ID
+	// and waits for its error: the broker has then handled the message,
+	// and it is still serving the sender while slow's writer is stuck.
+	// Pacing also keeps the sender from looking slow itself: had it
+	// pipelined hundreds of messages, each one after slow is gone would
+	// earn it a reply, more than its own small queue holds.
 	big := `"` + strings.Repeat("y", 30000) + `"`
+	probe := wire.NewPeerID()
 	dropped := false
 	for i := 0; i < 2000 && !dropped; i++ {
 		sender.send(slow.id, big)
-		select {
-		case e := <-got:
-			dropped = isDrop(e)
-		default:
+		sender.send(probe, `{}`)
+		for {
+			e := sender.next()
+			if e.Code == wire.CodeUnknownPeer && e.To == probe {
+				break
+			}
+			// slow's contact hears that it left (or, had the message
+			// raced the notice, that it is unknown).
+			if e.Type == wire.TypeLeft && e.Peer == slow.id || e.Code == wire.CodeUnknownPeer && e.To == slow.id {
+				dropped = true
+				continue
+			}
+			t.Fatalf("sender got %+v", e)
 		}
 		if i == 100 {
 			sender.send(fast.id, `{"n":1}`)
@@ -246,24 +255,15 @@ func TestSlowReaderIsDroppedWithoutBlockingOthers(t *testing.T) {
 			}
 		}
 	}
-	timeout := time.After(20 * time.Second)
-	for !dropped {
-		select {
-		case e, ok := <-got:
-			if !ok {
-				t.Fatal("the sender's socket closed")
-			}
-			dropped = isDrop(e)
-		case <-timeout:
-			t.Fatal("a peer that never reads was not dropped")
-		}
+	if !dropped {
+		t.Fatal("a peer that never reads was not dropped")
 	}
 	sender.send(fast.id, `{"still":"here"}`)
 	if e := fast.next(); e.From != sender.id {
 		t.Fatalf("fast got %+v", e)
 	}
-	sender.ws.Close()
-	for range got {
+	if n := b.Peers(); n != 2 {
+		t.Errorf("Peers() = %d, want 2", n)
 	}
 }
 
@@ -271,43 +271,102 @@ func TestCloseSaysGoingAway(t *testing.T) {
 	b := rendezvous.New(rendezvous.Config{})
 	srv := httptest.NewServer(b)
 	defer srv.Close()
-	p := connect(t, srv.URL)
-	b.Close()
-	p.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, _, err := p.ws.ReadMessage()
-	var ce *websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != wire.CloseGoingAway {
-		t.Fatalf("got %v, want close %d", err, wire.CloseGoingAway)
+	peers := []*peer{connect(t, srv.URL), connect(t, srv.URL), connect(t, srv.URL)}
+	peers[0].send(peers[1].id, `{}`)
+	peers[1].next()
+	b.Close() // returns once every socket's goroutines are done
+	if n := b.Peers(); n != 0 {
+		t.Errorf("Peers() after Close = %d", n)
+	}
+	for i, p := range peers {
+		p.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, err := p.ws.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != wire.CloseGoingAway {
+			t.Errorf("peer %d: got %v, want close %d", i, err, wire.CloseGoingAway)
+		}
 	}
 	if ws, err := dial(t, srv.URL); err == nil {
+		var ce *websocket.CloseError
 		if _, _, err := ws.ReadMessage(); !errors.As(err, &ce) || ce.Code != wire.CloseGoingAway {
 			t.Fatalf("new socket after Close: %v", err)
 		}
 	}
+	b.Close() // idempotent
+}
+
+func get(t *testing.T, url string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
 }
 
 func TestHTTPRoutes(t *testing.T) {
 	_, url := newBroker(t, rendezvous.Config{})
-	get := func(path string) (int, string, http.Header) {
-		resp, err := http.Get(url + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header
-	}
-	if code, body, _ := get("/healthz"); code != 200 || body != "ok\n" {
+	if code, body, _ := get(t, url+"/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
-	code, body, h := get(wire.SharePath + wire.NewPeerID())
-	if code != 200 || !strings.Contains(body, "epicshare receive") {
-		t.Errorf("share page: %d %q", code, body)
+	for _, path := range []string{"/nope", wire.SharePath, "/healthz/x"} {
+		if code, _, _ := get(t, url+path); code != 404 {
+			t.Errorf("%s: %d, want 404", path, code)
+		}
 	}
-	if strings.Contains(body, "http://") || strings.Contains(body, "https://") || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") {
-		t.Errorf("share page loads external resources or lacks a CSP")
+	if resp, err := http.Post(url+"/healthz", "text/plain", nil); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /healthz: %v %v", resp.Status, err)
+	} else {
+		resp.Body.Close()
 	}
-	if code, _, _ := get("/nope"); code != 404 {
-		t.Errorf("/nope: %d", code)
+}
+
+func TestDefaultSharePageIsTheBrowserReceiver(t *testing.T) {
+	_, url := newBroker(t, rendezvous.Config{})
+	id := wire.NewPeerID()
+	for _, path := range []string{wire.SharePath + id, wire.SharePath + id + "/"} {
+		code, body, h := get(t, url+path)
+		if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+			t.Fatalf("%s: %d %s", path, code, h.Get("Content-Type"))
+		}
+		if !strings.Contains(body, `<script type="module" src="app.js">`) {
+			t.Errorf("%s: the page does not load the receiver", path)
+		}
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "script-src 'self'", "connect-src 'self'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", path, csp, want)
+			}
+		}
+		if h.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: no Referrer-Policy", path)
+		}
+	}
+	// The files it loads resolve from both forms of the link, and none of
+	// them loads anything from elsewhere: it must work on a LAN with no
+	// internet, and the secret must stay in the browser.
+	for _, name := range []string{"app.js", "proto.js", "sha256.js", "style.css"} {
+		for _, dir := range []string{wire.SharePath, wire.SharePath + id + "/"} {
+			code, body, h := get(t, url+dir+name)
+			if code != 200 || strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+				t.Fatalf("%s%s: %d %s", dir, name, code, h.Get("Content-Type"))
+			}
+			if strings.Contains(body, "http://") || strings.Contains(body, "https://") {
+				t.Errorf("%s: refers to another site", name)
+			}
+		}
+	}
+}
+
+func TestCustomSharePage(t *testing.T) {
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "page for "+r.PathValue("id"))
+	})
+	_, url := newBroker(t, rendezvous.Config{Page: page})
+	id := wire.NewPeerID()
+	if code, body, _ := get(t, url+wire.SharePath+id); code != 200 || body != "page for "+id {
+		t.Errorf("custom page: %d %q", code, body)
 	}
 }

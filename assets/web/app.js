@@ -1,0 +1,285 @@
+// The browser receiver: opens the share named by this page's address,
+// runs the same signed handshake as the desktop app, and receives the files
+// over a WebRTC data channel straight from the sender, verifying each one
+// with SHA-256 before offering it to save.
+import * as P from "./proto.js";
+import { Sha256, utf8 } from "./sha256.js";
+
+const $ = (id) => document.getElementById(id);
+// Above this, keeping everything in memory may be too much for a phone.
+const MEMORY_WARNING = 512e6;
+
+const st = {
+  link: null, ws: null, pc: null, dc: null, auth: null,
+  pending: [], haveOffer: false, connected: false, over: false,
+  manifestParts: [], files: [], index: -1, done: 0, total: 0,
+  rateAt: 0, rateDone: 0, rate: 0,
+};
+
+function bytes(n) {
+  if (n < 1000) return n + " B";
+  const units = "kMGTPE";
+  let u = -1;
+  while (n >= 1000 && u < units.length - 1) { n /= 1000; u++; }
+  return n.toFixed(1) + " " + units[u] + "B";
+}
+
+function duration(s) {
+  if (!isFinite(s) || s < 0) return "?";
+  s = Math.round(s);
+  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+function status(text, error = false) {
+  const s = $("status");
+  s.textContent = text;
+  s.classList.toggle("error", error);
+  document.title = (error ? "Failed · " : "") + "EpicShare";
+}
+
+// fail ends everything with a message for the person holding the phone.
+function fail(message, tellSender) {
+  if (st.over) return;
+  st.over = true;
+  status(message, true);
+  if (tellSender && st.dc && st.dc.readyState === "open") {
+    st.dc.send(P.frame(P.FRAME_CANCEL, utf8(JSON.stringify({ reason: tellSender }))));
+  }
+  for (const f of st.files) if (!f.url) f.li?.classList.add("failed");
+  $("offer").hidden = st.files.every((f) => !f.li);
+  for (const b of document.querySelectorAll("#offer button")) b.disabled = true;
+  setTimeout(() => { st.pc?.close(); st.ws?.close(); }, 500);
+}
+
+function send(sig) {
+  st.ws.send(JSON.stringify({ type: P.TYPE_SEND, to: st.link.sender, data: st.auth.seal(sig) }));
+}
+
+function byeMessage(s) {
+  switch (s.code) {
+    case P.BYE_WRONG_SECRET: return "The link's secret does not match this share. Ask for the link again, or scan the code again.";
+    case P.BYE_TAMPERED: return "The connection request was altered on the way; nothing was received.";
+    case P.BYE_BUSY: return "The sender is busy with too many receivers. Try again in a moment.";
+  }
+  return "The sender ended the connection" + (s.reason ? ": " + s.reason : ".");
+}
+
+async function onSignal(s) {
+  if (s.kind === P.SIGNAL_BYE) return fail(byeMessage(s));
+  try {
+    st.auth.open(s);
+  } catch (e) {
+    if (s.kind === P.SIGNAL_OFFER && !st.haveOffer) {
+      send({ kind: P.SIGNAL_BYE, code: P.BYE_TAMPERED, reason: "the offer failed its check" });
+      return fail("The connection request was altered on the way (the server or the network may be tampering). Nothing was received.");
+    }
+    return; // a replay or a forgery: dropped
+  }
+  if (s.kind === P.SIGNAL_OFFER) {
+    st.haveOffer = true;
+    status("Connecting to the sender…");
+    const pc = (st.pc = new RTCPeerConnection({ iceServers: [] }));
+    pc.onicecandidate = (e) => {
+      if (e.candidate && e.candidate.candidate) {
+        const c = e.candidate;
+        send({ kind: P.SIGNAL_CANDIDATE, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
+      }
+    };
+    pc.ondatachannel = (e) => { if (e.channel.label === P.DATA_CHANNEL_LABEL) channel(e.channel); };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed") fail("The connection to the sender broke. Nothing incomplete is offered to save.");
+    };
+    await pc.setRemoteDescription({ type: "offer", sdp: s.sdp });
+    for (const c of st.pending) await pc.addIceCandidate(c).catch(() => {});
+    st.pending = [];
+    await pc.setLocalDescription(await pc.createAnswer());
+    send({ kind: P.SIGNAL_ANSWER, sdp: pc.localDescription.sdp });
+  } else if (s.kind === P.SIGNAL_CANDIDATE && s.candidate?.candidate) {
+    if (st.pc?.remoteDescription) await st.pc.addIceCandidate(s.candidate).catch(() => {});
+    else st.pending.push(s.candidate);
+  }
+}
+
+function channel(dc) {
+  st.dc = dc;
+  dc.binaryType = "arraybuffer";
+  dc.onopen = () => {
+    st.connected = true;
+    const code = P.verificationCode(P.sdpFingerprint(st.pc.remoteDescription.sdp), P.sdpFingerprint(st.pc.localDescription.sdp));
+    $("code").textContent = "Verification code: " + code + " (the sender shows the same)";
+    $("code").hidden = false;
+    status("Connected. Waiting for the list of files…");
+  };
+  dc.onmessage = (e) => {
+    try {
+      onFrame(e.data);
+    } catch (err) {
+      fail("The sender sent something this page cannot accept: " + err.message, "the receiver refused the data");
+    }
+  };
+  dc.onclose = () => {
+    if (!st.over) fail("The sender left before the transfer finished. Nothing incomplete is offered to save.");
+  };
+}
+
+function onFrame(data) {
+  if (st.over) return;
+  const { type, payload } = P.parseFrame(data);
+  switch (type) {
+    case P.FRAME_MANIFEST_PART:
+    case P.FRAME_MANIFEST:
+      st.manifestParts.push(payload.slice());
+      if (type === P.FRAME_MANIFEST) offer(JSON.parse(new TextDecoder().decode(concat(st.manifestParts))));
+      return;
+    case P.FRAME_DATA: {
+      const f = st.files[st.index];
+      if (!f || f.got + payload.length > f.size) throw new Error("more data than announced");
+      f.hash.update(payload);
+      f.chunks.push(payload);
+      f.got += payload.length;
+      st.done += payload.length;
+      progress(f);
+      return;
+    }
+    case P.FRAME_FILE_END:
+      return fileEnd(payload);
+    case P.FRAME_CANCEL: {
+      let reason = "";
+      try { reason = JSON.parse(new TextDecoder().decode(payload)).reason; } catch {}
+      return fail("The sender stopped: " + (reason || "no reason given") + ". Nothing incomplete is offered to save.");
+    }
+  }
+  throw new Error("unexpected frame " + type);
+}
+
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+function offer(m) {
+  const entries = Array.isArray(m.entries) ? m.entries : [];
+  st.files = entries.filter((e) => !e.dir).map((e) => ({ path: String(e.path), size: Number(e.size) || 0 }));
+  st.total = st.files.reduce((n, f) => n + f.size, 0);
+  const list = $("files");
+  list.replaceChildren();
+  for (const f of st.files) {
+    f.li = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = f.path;
+    f.sizeEl = document.createElement("span");
+    f.sizeEl.className = "size";
+    f.sizeEl.textContent = bytes(f.size);
+    f.li.append(name, f.sizeEl);
+    list.append(f.li);
+  }
+  const n = st.files.length;
+  $("total").textContent = `${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}`;
+  if (st.total > MEMORY_WARNING) {
+    $("memory-warning").textContent = `This browser keeps received files in memory until you save them, and ${bytes(st.total)} may be more than this device can hold.`;
+    $("memory-warning").hidden = false;
+  }
+  $("offer").hidden = false;
+  status("Download these files?");
+  $("accept").focus();
+}
+
+function accept() {
+  $("accept").disabled = $("decline").disabled = true;
+  $("progress").hidden = false;
+  st.rateAt = performance.now();
+  st.dc.send(P.frame(P.FRAME_ACCEPT, utf8("{}")));
+  status("Receiving…");
+  next();
+}
+
+// next moves to the next file, finishing when none is left.
+function next() {
+  st.index++;
+  const f = st.files[st.index];
+  if (!f) return finish();
+  Object.assign(f, { hash: new Sha256(), chunks: [], got: 0 });
+  progress(f);
+}
+
+function fileEnd(sum) {
+  const f = st.files[st.index];
+  if (!f || f.got !== f.size) throw new Error("a file ended early");
+  const got = f.hash.digest();
+  if (got.length !== sum.length || got.some((b, i) => b !== sum[i])) {
+    return fail(`${f.path} failed verification, so it is not offered to save.`, `${f.path} failed verification`);
+  }
+  f.url = URL.createObjectURL(new Blob(f.chunks));
+  f.chunks = null;
+  const a = document.createElement("a");
+  a.href = f.url;
+  a.download = P.safeName(f.path);
+  a.className = "button save";
+  a.textContent = "Save";
+  a.setAttribute("aria-label", "Save " + f.path);
+  f.sizeEl.textContent = bytes(f.size) + " ✓";
+  f.li.append(a);
+  next();
+}
+
+function progress(f) {
+  const now = performance.now();
+  if (now - st.rateAt >= 500) {
+    st.rate = ((st.done - st.rateDone) * 1000) / (now - st.rateAt);
+    st.rateAt = now;
+    st.rateDone = st.done;
+  }
+  $("overall").value = st.total ? st.done / st.total : 1;
+  const left = st.rate > 0 ? duration((st.total - st.done) / st.rate) : "?";
+  $("detail").textContent = `${bytes(st.done)} of ${bytes(st.total)} · ${bytes(st.rate)}/s · ${left} left · ${f.path}`;
+}
+
+function finish() {
+  st.over = true;
+  st.dc.send(P.frame(P.FRAME_DONE));
+  $("overall").value = 1;
+  const n = st.files.length;
+  status(`Received ${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}, every file verified. Save them below.`);
+  $("done").hidden = false;
+  $("save-all").focus();
+}
+
+async function saveAll() {
+  for (const a of document.querySelectorAll("a.save")) {
+    a.click();
+    await new Promise((r) => setTimeout(r, 300)); // browsers refuse bursts of downloads
+  }
+}
+
+function main() {
+  $("accept").onclick = accept;
+  $("decline").onclick = () => fail("Declined. Nothing was received.", "the receiver declined");
+  $("save-all").onclick = saveAll;
+  try {
+    st.link = P.parseLink(location.href);
+  } catch (e) {
+    return fail(e.message);
+  }
+  if (!window.RTCPeerConnection) {
+    return fail("This browser cannot receive files: it has no WebRTC. Open the link in a current Chrome, Firefox or Safari.");
+  }
+  st.auth = new P.Auth(P.deriveKey(st.link.secret));
+  status("Looking for the sender…");
+  const ws = (st.ws = new WebSocket(st.link.socket, P.SUBPROTOCOL));
+  ws.onmessage = (e) => {
+    let env;
+    try { env = JSON.parse(e.data); } catch { return; }
+    if (env.type === P.TYPE_WELCOME) send({ kind: P.SIGNAL_HELLO });
+    else if (env.type === P.TYPE_MESSAGE && env.from === st.link.sender) onSignal(env.data).catch((err) => fail("Could not connect: " + err.message));
+    else if (env.type === P.TYPE_LEFT && env.peer === st.link.sender && !st.connected) fail("The sender went offline.");
+    else if (env.type === P.TYPE_ERROR && env.code === P.CODE_UNKNOWN_PEER && env.to === st.link.sender) fail("This share is no longer available: the sender stopped sharing or the link is wrong.");
+  };
+  ws.onclose = () => {
+    if (!st.connected && !st.over) fail("Lost the connection to the server. Check the network and reload.");
+  };
+}
+
+main();
