@@ -275,3 +275,19 @@ func TestBrokerUnreachable(t *testing.T) {
 		t.Fatalf("got %v, want a connection error", err)
 	}
 }
+
+func TestBrokerShutdownEndsTheShareWithAPlainReason(t *testing.T) {
+	b := rendezvous.New(rendezvous.Config{})
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	o, err := transfer.NewOffer(tree(t, 10))
+	testutil.Must(t, err)
+	s, err := session.Share(t.Context(), cfg, u, o, session.ShareOptions{})
+	testutil.Must(t, err)
+	b.Close()
+	<-s.Done()
+	if err := s.Err(); err == nil || err.Error() != "the signaling server shut down" {
+		t.Fatalf("Err = %v", err)
+	}
+}

@@ -166,7 +166,11 @@ func (s *Sharing) serve(ctx context.Context) {
 		}
 	}
 	if ctx.Err() == nil {
-		s.err = fmt.Errorf("lost the signaling server: %w", s.sig.Err())
+		if err := s.sig.Err(); errors.Is(err, signal.ErrGoingAway) {
+			s.err = signal.ErrGoingAway // "the signaling server shut down" says it all
+		} else {
+			s.err = fmt.Errorf("lost the signaling server: %w", err)
+		}
 	}
 }
 
