@@ -14,7 +14,28 @@ const st = {
   pending: [], haveOffer: false, connected: false, over: false,
   manifestParts: [], files: [], index: -1, done: 0, total: 0,
   rateAt: 0, rateDone: 0, rate: 0,
+  sw: null, streamReady: null, // a service worker that streams downloads to disk
 };
+
+// setupStreaming registers the service worker that streams downloads to
+// disk. Browsers allow it on secure origins only; elsewhere files are
+// kept in memory until saved, and the page says so.
+async function setupStreaming() {
+  if (!window.isSecureContext || !("serviceWorker" in navigator)) return null;
+  try {
+    await navigator.serviceWorker.register("sw.js");
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((r) => {
+        navigator.serviceWorker.addEventListener("controllerchange", r, { once: true });
+        setTimeout(r, 3000);
+      });
+    }
+    return navigator.serviceWorker.controller || null;
+  } catch {
+    return null;
+  }
+}
 
 function bytes(n) {
   if (n < 1000) return n + " B";
@@ -46,7 +67,10 @@ function fail(message, tellSender) {
   if (tellSender && st.dc && st.dc.readyState === "open") {
     st.dc.send(P.frame(P.FRAME_CANCEL, utf8(JSON.stringify({ reason: tellSender }))));
   }
-  for (const f of st.files) if (!f.url) f.li?.classList.add("failed");
+  for (const f of st.files) {
+    if (f.port && !f.saved) f.port.postMessage({ abort: message }); // the browser drops the partial download
+    if (!f.url && !f.saved) f.li?.classList.add("failed");
+  }
   $("offer").hidden = st.files.every((f) => !f.li);
   for (const b of document.querySelectorAll("#offer button")) b.disabled = true;
   setTimeout(() => { st.pc?.close(); st.ws?.close(); }, 500);
@@ -130,13 +154,22 @@ function onFrame(data) {
     case P.FRAME_MANIFEST_PART:
     case P.FRAME_MANIFEST:
       st.manifestParts.push(payload.slice());
-      if (type === P.FRAME_MANIFEST) offer(JSON.parse(new TextDecoder().decode(concat(st.manifestParts))));
+      if (type === P.FRAME_MANIFEST) {
+        const m = JSON.parse(new TextDecoder().decode(concat(st.manifestParts)));
+        st.streamReady.then(() => offer(m));
+      }
       return;
     case P.FRAME_DATA: {
       const f = st.files[st.index];
       if (!f || f.got + payload.length > f.size) throw new Error("more data than announced");
       f.hash.update(payload);
-      f.chunks.push(payload);
+      if (st.sw) {
+        const b = payload.slice().buffer; // its own buffer, handed over without a copy
+        if (f.ready) f.port.postMessage(b, [b]);
+        else f.queue.push(b);
+      } else {
+        f.chunks.push(payload);
+      }
       f.got += payload.length;
       st.done += payload.length;
       progress(f);
@@ -178,7 +211,11 @@ function offer(m) {
   }
   const n = st.files.length;
   $("total").textContent = `${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}`;
-  if (st.total > MEMORY_WARNING) {
+  if (st.sw) {
+    $("memory-warning").textContent = "Files are saved to your downloads as they arrive.";
+    $("memory-warning").className = "note";
+    $("memory-warning").hidden = false;
+  } else if (st.total > MEMORY_WARNING) {
     $("memory-warning").textContent = `This browser keeps received files in memory until you save them, and ${bytes(st.total)} may be more than this device can hold.`;
     $("memory-warning").hidden = false;
   }
@@ -202,7 +239,32 @@ function next() {
   const f = st.files[st.index];
   if (!f) return finish();
   Object.assign(f, { hash: new Sha256(), chunks: [], got: 0 });
+  if (st.sw) stream(f);
   progress(f);
+}
+
+// stream starts a streamed download of f through the service worker.
+function stream(f) {
+  const ch = new MessageChannel();
+  Object.assign(f, { port: ch.port1, queue: [], ready: false, ended: null });
+  ch.port1.onmessage = ({ data }) => {
+    if (data.ready) {
+      f.ready = true;
+      for (const b of f.queue) f.port.postMessage(b, [b]);
+      f.queue = null;
+      if (f.ended) f.port.postMessage(f.ended);
+      // One hidden frame per file: navigating the page itself would let
+      // each download cancel the one before it.
+      const frame = document.createElement("iframe");
+      frame.hidden = true;
+      frame.src = "dl/" + f.id + "/" + encodeURIComponent(P.safeName(f.path));
+      document.body.append(frame);
+    } else if (data.cancelled && !f.saved) {
+      fail(`The download of ${f.path} was cancelled in the browser.`, "the receiver cancelled a download");
+    }
+  };
+  f.id = P.b64url(crypto.getRandomValues(new Uint8Array(12)));
+  st.sw.postMessage({ id: f.id, name: P.safeName(f.path), size: f.size }, [ch.port2]);
 }
 
 function fileEnd(sum) {
@@ -211,6 +273,14 @@ function fileEnd(sum) {
   const got = f.hash.digest();
   if (got.length !== sum.length || got.some((b, i) => b !== sum[i])) {
     return fail(`${f.path} failed verification, so it is not offered to save.`, `${f.path} failed verification`);
+  }
+  if (st.sw) {
+    // The browser finishes the download only now that the file verified.
+    if (f.ready) f.port.postMessage("end");
+    else f.ended = "end";
+    f.saved = true;
+    f.sizeEl.textContent = bytes(f.size) + " ✓ saved";
+    return next();
   }
   f.url = URL.createObjectURL(new Blob(f.chunks));
   f.chunks = null;
@@ -242,7 +312,12 @@ function finish() {
   st.dc.send(P.frame(P.FRAME_DONE));
   $("overall").value = 1;
   const n = st.files.length;
-  status(`Received ${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}, every file verified. Save them below.`);
+  const what = `Received ${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}, every file verified`;
+  if (st.sw) {
+    status(what + " and saved to your downloads.");
+    return;
+  }
+  status(what + ". Save them below.");
   $("done").hidden = false;
   $("save-all").focus();
 }
@@ -267,6 +342,7 @@ function main() {
     return fail("This browser cannot receive files: it has no WebRTC. Open the link in a current Chrome, Firefox or Safari.");
   }
   st.auth = new P.Auth(P.deriveKey(st.link.secret));
+  st.streamReady = setupStreaming().then((sw) => (st.sw = sw));
   status("Looking for the sender…");
   const ws = (st.ws = new WebSocket(st.link.socket, P.SUBPROTOCOL));
   ws.onmessage = (e) => {

@@ -347,7 +347,7 @@ func TestDefaultSharePageIsTheBrowserReceiver(t *testing.T) {
 	// The files it loads resolve from both forms of the link, and none of
 	// them loads anything from elsewhere: it must work on a LAN with no
 	// internet, and the secret must stay in the browser.
-	for _, name := range []string{"app.js", "proto.js", "sha256.js", "style.css"} {
+	for _, name := range []string{"app.js", "proto.js", "sha256.js", "sw.js", "style.css"} {
 		for _, dir := range []string{wire.SharePath, wire.SharePath + id + "/"} {
 			code, body, h := get(t, url+dir+name)
 			if code != 200 || strings.HasPrefix(h.Get("Content-Type"), "text/html") {
