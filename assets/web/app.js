@@ -195,7 +195,9 @@ function concat(parts) {
 
 function offer(m) {
   const entries = Array.isArray(m.entries) ? m.entries : [];
-  st.files = entries.filter((e) => !e.dir).map((e) => ({ path: String(e.path), size: Number(e.size) || 0 }));
+  st.files = entries
+    .map((e, idx) => ({ idx, dir: !!e.dir, path: String(e.path), size: Number(e.size) || 0 }))
+    .filter((e) => !e.dir);
   st.total = st.files.reduce((n, f) => n + f.size, 0);
   const list = $("files");
   list.replaceChildren();
@@ -206,7 +208,13 @@ function offer(m) {
     f.sizeEl = document.createElement("span");
     f.sizeEl.className = "size";
     f.sizeEl.textContent = bytes(f.size);
-    f.li.append(name, f.sizeEl);
+    f.get = document.createElement("button");
+    f.get.type = "button";
+    f.get.className = "secondary get";
+    f.get.textContent = "Download";
+    f.get.setAttribute("aria-label", "Download only " + f.path);
+    f.get.onclick = () => accept(f);
+    f.li.append(name, f.sizeEl, f.get);
     list.append(f.li);
   }
   const n = st.files.length;
@@ -224,11 +232,20 @@ function offer(m) {
   $("accept").focus();
 }
 
-function accept() {
+// accept asks for every file, or for only one.
+function accept(only) {
   $("accept").disabled = $("decline").disabled = true;
+  for (const f of st.files) f.get.remove();
+  let request = {};
+  if (only instanceof Object && only.path) {
+    for (const f of st.files) if (f !== only) f.li.remove();
+    st.files = [only];
+    st.total = only.size;
+    request = { files: [only.idx] };
+  }
   $("progress").hidden = false;
   st.rateAt = performance.now();
-  st.dc.send(P.frame(P.FRAME_ACCEPT, utf8("{}")));
+  st.dc.send(P.frame(P.FRAME_ACCEPT, utf8(JSON.stringify(request))));
   status("Receiving…");
   next();
 }
@@ -282,7 +299,11 @@ function fileEnd(sum) {
     f.sizeEl.textContent = bytes(f.size) + " ✓ saved";
     return next();
   }
-  f.url = URL.createObjectURL(new Blob(f.chunks));
+  try {
+    f.url = URL.createObjectURL(new Blob(f.chunks));
+  } catch {
+    return fail(`This device has no room left for ${f.path}. Free some space and open the link again.`, "the receiver ran out of storage");
+  }
   f.chunks = null;
   const a = document.createElement("a");
   a.href = f.url;
@@ -329,8 +350,15 @@ async function saveAll() {
   }
 }
 
+// A phone may stop a page in the background: say so while files move.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden" && st.connected && !st.over) {
+    document.title = "Receiving… keep this page open";
+  }
+});
+
 function main() {
-  $("accept").onclick = accept;
+  $("accept").onclick = () => accept();
   $("decline").onclick = () => fail("Declined. Nothing was received.", "the receiver declined");
   $("save-all").onclick = saveAll;
   try {

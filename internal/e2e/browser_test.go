@@ -50,7 +50,7 @@ func TestBrowserReceiver(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skip("Chromium is not installed; run make deps")
 	}
-	for _, c := range []string{"secure-origin", "insecure-origin", "wrong-secret", "sender-leaves", "sender-leaves-secure"} {
+	for _, c := range []string{"secure-origin", "insecure-origin", "one-file", "wrong-secret", "sender-leaves", "sender-leaves-secure"} {
 		t.Run(c, func(t *testing.T) {
 			t.Logf("%s", lastLines(inNamespace(t, c), 6))
 		})
@@ -213,6 +213,44 @@ func TestBrowserInNamespace(t *testing.T) {
 	switch c {
 	case "wrong-secret":
 		waitStatus("secret does not match", 30*time.Second)
+		return
+	case "one-file":
+		// The per-file Download button: only that file comes.
+		must(t, chromedp.Do(bctx, chromedp.WaitVisible(chromedp.ID("accept"))))
+		clicked, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => {
+			const b = document.querySelector('button[aria-label="Download only trip/photos/b.jpg"]');
+			if (b) b.click();
+			return !!b;
+		})()`))
+		must(t, err)
+		if !clicked {
+			t.Fatal("no Download button for trip/photos/b.jpg")
+		}
+		waitStatus("every file verified", time.Minute)
+		must(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("save-all"))))
+		want := fmt.Sprintf("%x", sha256.Sum256([]byte(strings.Repeat("b", 70_000))))
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			b, err := os.ReadFile(filepath.Join(downloads, "trip - photos - b.jpg"))
+			if err == nil && fmt.Sprintf("%x", sha256.Sum256(b)) == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the one file was not downloaded intact")
+			}
+			time.Sleep(50 * time.Millisecond) // polling the download folder
+		}
+		if entries, _ := os.ReadDir(downloads); len(entries) != 1 {
+			t.Errorf("downloads hold %v, want only the one file", entries)
+		}
+		for e := range events {
+			if e.State == session.Done {
+				if e.Progress.Total != 70_000 {
+					t.Errorf("sender sent %d bytes, want only the file's 70000", e.Progress.Total)
+				}
+				break
+			}
+		}
 		return
 	case "sender-leaves", "sender-leaves-secure":
 		must(t, chromedp.Do(bctx, chromedp.WaitVisible(chromedp.ID("accept")), chromedp.Click(chromedp.ID("accept"))))

@@ -15,7 +15,7 @@
 //
 //	sender                                               receiver
 //	  | --- manifestPart … manifest (JSON Manifest) ------> |  validate, ask the user
-//	  | <-- accept (JSON) or cancel{reason} --------------- |
+//	  | <-- accept{files?} or cancel{reason} -------------- |  files: only these (default all)
 //	  | --- data … data, fileEnd{sha256}  (file 0) -------> |  write NAME.part, hash,
 //	  | --- data … data, fileEnd{sha256}  (file 1) -------> |  verify, rename to NAME
 //	  |                      …                              |

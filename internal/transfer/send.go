@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 )
 
 // SendOptions tune Send.
@@ -17,9 +18,29 @@ type SendOptions struct {
 	Progress func(Progress)
 }
 
-// Accept is the receiver's answer to a manifest. It is empty in this
-// version; resume offsets will go here.
-type Accept struct{}
+// Accept is the receiver's answer to a manifest.
+type Accept struct {
+	// Files, if not empty, lists the indexes in Manifest.Entries of the
+	// only files the receiver wants (the browser page's per-file
+	// Download button); empty means every file.
+	Files []int `json:"files,omitempty"`
+}
+
+// wants reports whether the receiver asked for entry i.
+func (a Accept) wants(i int) bool {
+	return len(a.Files) == 0 || slices.Contains(a.Files, i)
+}
+
+// total is the number of bytes the receiver asked for.
+func (a Accept) total(m Manifest) int64 {
+	var n int64
+	for i, e := range m.Entries {
+		if a.wants(i) {
+			n += e.Size
+		}
+	}
+	return n
+}
 
 // Send offers o over rwc and streams every file once the receiver accepts.
 // It returns nil only after the receiver confirmed that every file verified.
@@ -40,11 +61,16 @@ func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOption
 	if err != nil {
 		return readErr(ctx, err)
 	}
+	var accept Accept
 	switch t {
 	case frameAccept:
-		var a Accept
-		if err := json.Unmarshal(payload, &a); err != nil {
+		if err := json.Unmarshal(payload, &accept); err != nil {
 			return fmt.Errorf("%w: bad accept: %v", ErrProtocol, err)
+		}
+		for _, i := range accept.Files {
+			if i < 0 || i >= len(o.Manifest.Entries) || o.Manifest.Entries[i].Dir {
+				return fmt.Errorf("%w: accept names entry %d, which is not a file", ErrProtocol, i)
+			}
 		}
 	case frameCancel:
 		return peerCanceled(payload)
@@ -81,10 +107,10 @@ func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOption
 		return err
 	}
 
-	tr := newTracker(opts.Progress, o.Manifest.Total())
+	tr := newTracker(opts.Progress, accept.total(o.Manifest))
 	buf := make([]byte, MaxFrame)
 	for i, e := range o.Manifest.Entries {
-		if e.Dir {
+		if e.Dir || !accept.wants(i) {
 			continue
 		}
 		tr.file(i, e)

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -385,4 +386,74 @@ func TestHostileSenderCorrectHashStillConfined(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "..a..")); err != nil || !bytes.Equal(b, []byte("abc")) {
 		t.Errorf("got %q, %v", b, err)
 	}
+}
+
+// TestAcceptSomeFiles plays a receiver that asks for one file only, as the
+// browser page's per-file Download button does: only that file is sent.
+func TestAcceptSomeFiles(t *testing.T) {
+	src := t.TempDir()
+	testutil.WriteTree(t, src, map[string]string{"d/a.txt": "aaa", "d/b.txt": "bbbb", "d/c.txt": "cc"})
+	o, err := transfer.NewOffer(filepath.Join(src, "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := -1
+	for i, e := range o.Manifest.Entries {
+		if e.Path == "d/b.txt" {
+			want = i
+		}
+	}
+	a, b := net.Pipe()
+	sendDone := make(chan error, 1)
+	go func() { sendDone <- transfer.Send(t.Context(), a, o, transfer.SendOptions{}) }()
+	read := func() (byte, []byte) {
+		t.Helper()
+		var hdr [5]byte
+		if _, err := io.ReadFull(b, hdr[:]); err != nil {
+			t.Fatal(err)
+		}
+		payload := make([]byte, binary.BigEndian.Uint32(hdr[:4])-1)
+		if _, err := io.ReadFull(b, payload); err != nil {
+			t.Fatal(err)
+		}
+		return hdr[4], payload
+	}
+	for typ, _ := read(); typ != fManifest; typ, _ = read() {
+	}
+	b.Write(frame(3, []byte(fmt.Sprintf(`{"files":[%d]}`, want))))
+	var got []byte
+	for {
+		typ, p := read()
+		if typ == fFileEnd {
+			sum := sha256.Sum256(got)
+			if string(got) != "bbbb" || !bytes.Equal(p, sum[:]) {
+				t.Fatalf("got %q", got)
+			}
+			break
+		}
+		got = append(got, p...)
+	}
+	b.Write(frame(6, nil)) // done: the sender sends nothing more before it
+	if err := <-sendDone; err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+}
+
+func TestAcceptNamingADirectoryIsRefused(t *testing.T) {
+	src := t.TempDir()
+	testutil.WriteTree(t, src, map[string]string{"d/a.txt": "a"})
+	o, err := transfer.NewOffer(filepath.Join(src, "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := net.Pipe()
+	sendDone := make(chan error, 1)
+	go func() { sendDone <- transfer.Send(t.Context(), a, o, transfer.SendOptions{}) }()
+	go io.Copy(io.Discard, b)
+	b.Write(frame(3, []byte(`{"files":[0]}`))) // entry 0 is the folder d
+	if err := <-sendDone; !errors.Is(err, transfer.ErrProtocol) {
+		t.Fatalf("got %v, want ErrProtocol", err)
+	}
+	b.Close()
 }
