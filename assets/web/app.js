@@ -257,7 +257,7 @@ function next() {
   if (!f) return finish();
   Object.assign(f, { hash: new Sha256(), chunks: [], got: 0 });
   if (st.sw) stream(f);
-  progress(f);
+  progress(f, true);
 }
 
 // stream starts a streamed download of f through the service worker.
@@ -316,14 +316,19 @@ function fileEnd(sum) {
   next();
 }
 
-function progress(f) {
+function progress(f, force) {
   const now = performance.now();
+  // The page redraws at most ten times a second: a redraw per 64 KiB frame
+  // would cost more than the transfer itself.
+  if (!force && now - (st.drawnAt || 0) < 100) return;
+  st.drawnAt = now;
   if (now - st.rateAt >= 500) {
     st.rate = ((st.done - st.rateDone) * 1000) / (now - st.rateAt);
     st.rateAt = now;
     st.rateDone = st.done;
   }
   $("overall").value = st.total ? st.done / st.total : 1;
+  f.sizeEl.textContent = `${bytes(f.got)} of ${bytes(f.size)}`;
   const left = st.rate > 0 ? duration((st.total - st.done) / st.rate) : "?";
   $("detail").textContent = `${bytes(st.done)} of ${bytes(st.total)} · ${bytes(st.rate)}/s · ${left} left · ${f.path}`;
 }

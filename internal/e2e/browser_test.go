@@ -213,6 +213,15 @@ func TestBrowserInNamespace(t *testing.T) {
 	switch c {
 	case "wrong-secret":
 		waitStatus("secret does not match", 30*time.Second)
+		// The link without its secret, and a share that ended.
+		bare := link
+		bare.Secret = ""
+		must(t, chromedp.Do(bctx, chromedp.Navigate(strings.TrimSuffix(bare.String(), "#"))))
+		waitStatus("missing its secret", 10*time.Second)
+		share.Stop()
+		// about:blank first: a change of fragment alone would not reload.
+		must(t, chromedp.Do(bctx, chromedp.Navigate("about:blank"), chromedp.Navigate(share.Link().String())))
+		waitStatus("no longer available", 10*time.Second)
 		return
 	case "one-file":
 		// The per-file Download button: only that file comes.
