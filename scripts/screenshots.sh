@@ -97,3 +97,8 @@ shot "$sw" send-done.png
 cmp "$work/src/Holiday 2026/videos/waves.mp4" "$work/b/Downloads/Holiday 2026/videos/waves.mp4"
 click "$rw" 168 21 # Settings tab
 shot "$rw" settings.png
+
+# The browser receiver page, phone-sized, from the Chromium end-to-end test
+# (it makes its own namespace).
+EPICSHARE_PAGE_SHOTS="$PWD/$out" go test -count=1 -run 'TestBrowserReceiver/insecure-origin' ./internal/e2e
+echo "wrote $out/browser-offer.png $out/browser-done.png"

@@ -243,8 +243,9 @@ function accept(only) {
     st.total = only.size;
     request = { files: [only.idx] };
   }
+  document.querySelector("#offer .actions").hidden = true;
   $("progress").hidden = false;
-  st.rateAt = performance.now();
+  st.rateAt = st.startedAt = performance.now();
   st.dc.send(P.frame(P.FRAME_ACCEPT, utf8(JSON.stringify(request))));
   status("Receiving…");
   next();
@@ -337,6 +338,7 @@ function finish() {
   st.over = true;
   st.dc.send(P.frame(P.FRAME_DONE));
   $("overall").value = 1;
+  $("detail").textContent = `${bytes(st.total)} in ${duration((performance.now() - st.startedAt) / 1000)}`;
   const n = st.files.length;
   const what = `Received ${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}, every file verified`;
   if (st.sw) {

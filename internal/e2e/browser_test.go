@@ -36,6 +36,9 @@ import (
 // the namespace with the case to play in browserCaseEnv.
 const (
 	browserCaseEnv = "EPICSHARE_BROWSER_CASE"
+	// pageShotsEnv names a folder for phone-sized screenshots of the page
+	// (make screenshots sets it).
+	pageShotsEnv = "EPICSHARE_PAGE_SHOTS"
 	chromiumPath   = "/usr/bin/chromium"
 	vethAddr       = "10.250.0.1"
 )
@@ -127,7 +130,7 @@ func TestBrowserInNamespace(t *testing.T) {
 	// on the veth address (insecure: what a phone opening http://LAN-IP
 	// gets, with no crypto.subtle).
 	host := vethAddr
-	if strings.HasSuffix(c, "secure-origin") || strings.HasSuffix(c, "-secure") {
+	if c == "secure-origin" || strings.HasSuffix(c, "-secure") {
 		host = "127.0.0.1"
 	}
 	ln, err := net.Listen("tcp", host+":0")
@@ -186,11 +189,20 @@ func TestBrowserInNamespace(t *testing.T) {
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads,
 	})
 	must(t, err)
-	must(t, chromedp.Do(bctx, chromedp.Navigate(link.String())))
+	must(t, chromedp.Do(bctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Navigate(link.String())))
+	shot := func(name string) {
+		dir := os.Getenv(pageShotsEnv)
+		if dir == "" || c != "insecure-origin" {
+			return
+		}
+		png, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
+	}
 
 	secure, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`window.isSecureContext && !!(window.crypto && crypto.subtle)`))
 	must(t, err)
-	if secure != (host == "127.0.0.1") {
+	if secure != (host == "127.0.0.1") || (c == "insecure-origin" && host != vethAddr) {
 		t.Fatalf("secure context = %v on %s", secure, host)
 	}
 	checkVectors(t, bctx)
@@ -292,9 +304,11 @@ func TestBrowserInNamespace(t *testing.T) {
 	if !strings.Contains(total, "5 files") {
 		t.Errorf("offer shows %q", total)
 	}
+	shot("browser-offer.png")
 	t0 := time.Now()
 	must(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("accept"))))
 	waitStatus("every file verified", time.Minute)
+	shot("browser-done.png")
 	elapsed := time.Since(t0)
 	for e := range events {
 		if e.State == session.Done {
