@@ -1,5 +1,5 @@
 // Package wire defines every format that crosses a process boundary in
-// EpicShare, so that the broker, the desktop app and (later) the browser page
+// EpicShare, so that the broker, the desktop app and the browser page
 // agree on one definition:
 //
 //   - the signaling envelope exchanged with the broker over a WebSocket
