@@ -39,8 +39,8 @@ const (
 	// pageShotsEnv names a folder for phone-sized screenshots of the page
 	// (make screenshots sets it).
 	pageShotsEnv = "EPICSHARE_PAGE_SHOTS"
-	chromiumPath   = "/usr/bin/chromium"
-	vethAddr       = "10.250.0.1"
+	chromiumPath = "/usr/bin/chromium"
+	vethAddr     = "10.250.0.1"
 )
 
 func TestBrowserReceiver(t *testing.T) {

@@ -1,17 +1,14 @@
 package peer
 
 import (
-	"os"
-	"strings"
+	"strconv"
 	"testing"
+
+	"github.com/epicshare/epicshare/internal/testutil"
 )
 
 func TestPageUsesTheChannelLabel(t *testing.T) {
-	b, err := os.ReadFile("../../assets/web/proto.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), `export const DATA_CHANNEL_LABEL = "`+channelLabel+`";`) {
-		t.Errorf("proto.js does not name the data channel %q", channelLabel)
+	if got := testutil.PageConstants(t)["DATA_CHANNEL_LABEL"]; got != strconv.Quote(channelLabel) {
+		t.Errorf("proto.js names the data channel %s, Go %q", got, channelLabel)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -98,6 +100,22 @@ func ClosedPort(t testing.TB) string {
 	Must(t, ln.Close())
 	return addr
 }
+
+// PageConstants reads the `export const NAME = value;` lines of the
+// browser page's protocol module, for tests that keep it equal to Go.
+func PageConstants(t testing.TB) map[string]string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "../../assets/web/proto.js"))
+	Must(t, err)
+	out := map[string]string{}
+	for _, m := range pageConst.FindAllStringSubmatch(string(b), -1) {
+		out[m[1]] = m[2]
+	}
+	return out
+}
+
+var pageConst = regexp.MustCompile(`(?m)^export const ([A-Z_]+) = (.+);$`)
 
 // Must fails the test on a non-nil error.
 func Must(t testing.TB, err error) {

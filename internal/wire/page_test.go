@@ -2,32 +2,16 @@ package wire_test
 
 import (
 	"fmt"
-	"os"
-	"regexp"
 	"testing"
 
+	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/wire"
 )
-
-// pageConstants reads `export const NAME = value;` lines of the browser
-// page's protocol module.
-func pageConstants(t *testing.T) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile("../../assets/web/proto.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^export const ([A-Z_]+) = (.+);$`).FindAllStringSubmatch(string(b), -1) {
-		out[m[1]] = m[2]
-	}
-	return out
-}
 
 // TestPageConstantsMatchGo keeps the browser page from drifting from the
 // Go definitions.
 func TestPageConstantsMatchGo(t *testing.T) {
-	page := pageConstants(t)
+	page := testutil.PageConstants(t)
 	for name, v := range map[string]any{
 		"SUBPROTOCOL": wire.Subprotocol, "SOCKET_PATH": wire.SocketPath, "SHARE_PATH": wire.SharePath,
 		"TYPE_WELCOME": wire.TypeWelcome, "TYPE_SEND": wire.TypeSend, "TYPE_MESSAGE": wire.TypeMessage,
