@@ -291,3 +291,33 @@ func TestBrokerShutdownEndsTheShareWithAPlainReason(t *testing.T) {
 		t.Fatalf("Err = %v", err)
 	}
 }
+
+// TestTenReceiversAtOnce: a classroom scanning one QR code together; every
+// receiver verifies everything.
+func TestTenReceiversAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	src := tree(t, 2<<20)
+	ev := newEvents()
+	s := share(t, ctx, broker(t), ev, src)
+	want := testutil.Digest(t, src)
+	var wg sync.WaitGroup
+	errs := make([]error, 10)
+	outs := make([]string, 10)
+	for i := range outs {
+		outs[i] = t.TempDir()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = session.Receive(ctx, cfg, s.Link(), outs[i], session.ReceiveOptions{})
+		}()
+	}
+	wg.Wait()
+	for i, out := range outs {
+		if errs[i] != nil {
+			t.Errorf("receiver %d: %v", i, errs[i])
+		} else if testutil.Digest(t, filepath.Join(out, "holiday")) != want {
+			t.Errorf("receiver %d got a different tree", i)
+		}
+	}
+}
