@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -159,7 +160,8 @@ func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
 // receivers at once.
 type Offer struct {
 	Manifest Manifest
-	local    []string // local path of each entry, same index as Manifest.Entries
+	local    []string    // local path of each entry, same index as Manifest.Entries
+	modTime  []time.Time // when each entry was last modified, as offered
 	// Skipped lists items inside shared folders that are not regular files
 	// or folders (symbolic links, sockets, devices) and are not sent.
 	Skipped []string
@@ -219,6 +221,7 @@ func (o *Offer) addFile(local, rel string, fi fs.FileInfo) error {
 	f.Close()
 	o.Manifest.Entries = append(o.Manifest.Entries, Entry{Path: rel, Size: fi.Size(), Mode: uint32(fi.Mode().Perm())})
 	o.local = append(o.local, local)
+	o.modTime = append(o.modTime, fi.ModTime())
 	return nil
 }
 
@@ -240,6 +243,7 @@ func (o *Offer) addTree(root, name string) error {
 		case d.IsDir():
 			o.Manifest.Entries = append(o.Manifest.Entries, Entry{Path: rel, Mode: uint32(fi.Mode().Perm()), Dir: true})
 			o.local = append(o.local, p)
+			o.modTime = append(o.modTime, fi.ModTime())
 			return nil
 		case fi.Mode().IsRegular():
 			return o.addFile(p, rel, fi)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"time"
 )
 
 // SendOptions tune Send.
@@ -114,7 +115,7 @@ func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOption
 			continue
 		}
 		tr.file(i, e)
-		sum, err := c.sendFile(o.local[i], e, buf, tr, peerEnd)
+		sum, err := c.sendFile(o.local[i], o.modTime[i], e, buf, tr, peerEnd)
 		if err != nil {
 			if ctx.Err() != nil {
 				return readErr(ctx, err)
@@ -151,14 +152,23 @@ func (c *conn) sendManifest(m Manifest) error {
 
 // sendFile streams one file as data frames and returns its SHA-256. buf is
 // a MaxFrame scratch buffer; frames are built in place to avoid a copy.
-func (c *conn) sendFile(local string, e Entry, buf []byte, tr *tracker, peerEnd chan error) ([]byte, error) {
+// A file whose size or modification time differs from the offer's, before
+// or after it is read, is refused: its bytes would not be the offered ones.
+func (c *conn) sendFile(local string, mtime time.Time, e Entry, buf []byte, tr *tracker, peerEnd chan error) ([]byte, error) {
 	f, err := os.Open(local)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrSourceChanged, e.Path, err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || fi.Size() != e.Size {
-		return nil, fmt.Errorf("%w: %s no longer has the size it was offered with", ErrSourceChanged, e.Path)
+	unchanged := func(when string) error {
+		fi, err := f.Stat()
+		if err != nil || fi.Size() != e.Size || !fi.ModTime().Equal(mtime) {
+			return fmt.Errorf("%w: %s was modified %s", ErrSourceChanged, e.Path, when)
+		}
+		return nil
+	}
+	if err := unchanged("after it was offered"); err != nil {
+		return nil, err
 	}
 	h := sha256.New()
 	left := e.Size
@@ -183,6 +193,9 @@ func (c *conn) sendFile(local string, e Entry, buf []byte, tr *tracker, peerEnd 
 		}
 		left -= int64(n)
 		tr.add(n)
+	}
+	if err := unchanged("while it was being sent"); err != nil {
+		return nil, err
 	}
 	return h.Sum(nil), nil
 }

@@ -457,3 +457,37 @@ func TestAcceptNamingADirectoryIsRefused(t *testing.T) {
 	}
 	b.Close()
 }
+
+// TestSourceModifiedWhileSending changes a file, keeping its size, while
+// it is being sent: the sender notices and the receiver keeps nothing.
+func TestSourceModifiedWhileSending(t *testing.T) {
+	src := t.TempDir()
+	path := filepath.Join(src, "big.bin")
+	testutil.RandomFile(t, path, 8<<20)
+	o, err := transfer.NewOffer(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	a, b := net.Pipe()
+	sendDone := make(chan error, 1)
+	go func() { sendDone <- transfer.Send(t.Context(), a, o, transfer.SendOptions{}) }()
+	touch := func() {
+		later := time.Now().Add(time.Hour)
+		if err := os.Chtimes(path, later, later); err != nil {
+			t.Error(err)
+		}
+	}
+	_, rerr := transfer.Receive(t.Context(), &tripwire{Conn: b, n: 1 << 20, fn: touch}, dst, transfer.ReceiveOptions{})
+	serr := <-sendDone
+	if !errors.Is(serr, transfer.ErrSourceChanged) {
+		t.Errorf("sender got %v, want ErrSourceChanged", serr)
+	}
+	var pe *transfer.PeerError
+	if !errors.As(rerr, &pe) || !strings.Contains(pe.Reason, "modified while it was being sent") {
+		t.Errorf("receiver got %v", rerr)
+	}
+	if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+		t.Errorf("receiver kept %v", entries)
+	}
+}
