@@ -6,9 +6,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -320,4 +322,34 @@ func TestTenReceiversAtOnce(t *testing.T) {
 			t.Errorf("receiver %d got a different tree", i)
 		}
 	}
+}
+
+// TestDiskFull receives into a 4 MiB tmpfs: the transfer stops with a
+// clear reason on both sides and no file takes its final name.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	out := t.TempDir()
+	if b, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "epicshare-test", out).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs: %v %s", err, b)
+	}
+	t.Cleanup(func() { exec.Command("umount", out).Run() })
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	ev := newEvents()
+	s := share(t, ctx, broker(t), ev, tree(t, 16<<20))
+	_, err := session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("receiver got %v, want no space left", err)
+	}
+	e := ev.final(<-ev.done)
+	var pe *transfer.PeerError
+	if e.State != session.Failed || !errors.As(e.Err, &pe) || !strings.Contains(pe.Reason, "disk is full") {
+		t.Errorf("sender saw %v: %v", e.State, e.Err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "holiday", "video.bin")); err == nil {
+		t.Error("the file that did not fit has its final name")
+	}
+	testutil.NoPartFiles(t, out)
 }
