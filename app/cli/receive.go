@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/epicshare/epicshare/internal/human"
 	"github.com/epicshare/epicshare/internal/session"
@@ -71,8 +72,11 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 			}
 		},
 	}}
-	opts.OnConnected = func(code string) {
-		fmt.Fprintf(stdio.Stderr, "Connected. Verification code: %s (the sender shows the same)\n", code)
+	opts.OnConnected = func(code, path string) {
+		fmt.Fprintf(stdio.Stderr, "Connected (%s). Verification code: %s (the sender shows the same)\n", path, code)
+	}
+	opts.OnStall = func(idle time.Duration, cause string) {
+		fmt.Fprintf(stdio.Stderr, "\nStalled, no data for %s: %s\n", idle.Round(time.Second), cause)
 	}
 	fmt.Fprintf(stdio.Stderr, "Connecting to %s…\n", link.Server.Host)
 	res, err := session.Receive(ctx, c.config(stdio.Stderr), link, dir, opts)

@@ -155,12 +155,15 @@ func (v *sendView) event(e session.Event) {
 		line = fmt.Sprintf("receiver %s: connecting", id)
 	case session.Sending:
 		if !v.tty {
-			if _, seen := v.lines[e.Receiver]; seen && strings.Contains(v.lines[e.Receiver], "sending") {
+			if _, seen := v.lines[e.Receiver]; seen && strings.Contains(v.lines[e.Receiver], "sending") && e.Stalled == "" {
 				return
 			}
-			line = fmt.Sprintf("receiver %s: sending; verification code %s", id, e.Code)
+			line = fmt.Sprintf("receiver %s: sending (%s); verification code %s", id, e.Path, e.Code)
 		} else {
 			line = fmt.Sprintf("receiver %s [%s]: %s", id, e.Code, bar(e.Progress, termWidth(v.stdio.Stderr)-26))
+		}
+		if e.Stalled != "" {
+			line = fmt.Sprintf("receiver %s: stalled, %s", id, e.Stalled)
 		}
 	case session.Done:
 		p := e.Progress

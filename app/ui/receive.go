@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -128,9 +129,14 @@ func (v *recvView) connect() {
 	v.status.SetText("Connecting to " + link.Server.Host + "…")
 
 	opts := session.ReceiveOptions{
-		OnConnected: func(code string) {
+		OnStall: func(idle time.Duration, cause string) {
 			v.u.do(func() {
-				v.code.SetText("Verification code: " + code + " (the sender shows the same)")
+				v.status.SetText(fmt.Sprintf("Stalled, no data for %s: %s.", idle.Round(time.Second), cause))
+			})
+		},
+		OnConnected: func(code, path string) {
+			v.u.do(func() {
+				v.code.SetText("Verification code: " + code + " (the sender shows the same) · " + path)
 				v.status.SetText("Connected, waiting for the list of files…")
 			})
 		},

@@ -379,6 +379,14 @@ func (r *receiverRow) update(e session.Event) {
 	case session.Connecting:
 		r.title.SetText(name + " · connecting")
 	case session.Sending:
+		if e.Path != "" {
+			name += " · " + e.Path
+		}
+		if e.Stalled != "" {
+			r.title.SetText(name + " · stalled")
+			r.detail.SetText("Stalled, " + e.Stalled + ".")
+			return
+		}
 		r.title.SetText(name + " · sending")
 		r.detail.SetText(fmt.Sprintf("%s of %s · %s · %s", human.Bytes(p.Done), human.Bytes(p.Total), speed(p), p.File))
 	case session.Done:

@@ -334,5 +334,35 @@ func (c *Conn) VerificationCode() string {
 	return wire.VerificationCode(off, ans)
 }
 
+// Path says how the connection runs: "direct", or "relayed (TURN)" when a
+// relay server carries it; "" before ICE chose a path.
+func (c *Conn) Path() string {
+	sctp := c.peer.pc.SCTP()
+	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
+		return ""
+	}
+	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+		return ""
+	}
+	if pair.Local.Typ == webrtc.ICECandidateTypeRelay || pair.Remote.Typ == webrtc.ICECandidateTypeRelay {
+		return "relayed (TURN)"
+	}
+	return "direct"
+}
+
+// StallCause guesses why no data moves, for a person: from the ICE state
+// and the path.
+func (c *Conn) StallCause() string {
+	switch c.peer.pc.ICEConnectionState() {
+	case webrtc.ICEConnectionStateDisconnected, webrtc.ICEConnectionStateFailed:
+		return "no route to the other device: its network changed or it went to sleep"
+	}
+	if c.Path() == "relayed (TURN)" {
+		return "the relay server carrying the connection is slow or full"
+	}
+	return "the other device stopped taking data: it may be asleep or busy, or its disk slow"
+}
+
 // Failed is closed when the underlying connection fails.
 func (c *Conn) Failed() <-chan struct{} { return c.peer.failed }

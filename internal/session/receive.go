@@ -18,8 +18,12 @@ import (
 type ReceiveOptions struct {
 	transfer.ReceiveOptions
 	// OnConnected, if set, is called once the peer connection is up, before
-	// the manifest arrives, with the verification code the sender shows too.
-	OnConnected func(code string)
+	// the manifest arrives, with the verification code the sender shows
+	// too and whether the connection is direct or relayed.
+	OnConnected func(code, path string)
+	// OnStall, if set, is called from another goroutine while no data
+	// arrives, with the likely cause (see transfer.ReceiveOptions.OnStall).
+	OnStall func(idle time.Duration, cause string)
 }
 
 // Receive opens link, negotiates a peer connection with the sender and
@@ -114,9 +118,16 @@ func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts R
 	}
 	defer conn.Close()
 	if opts.OnConnected != nil {
-		opts.OnConnected(conn.VerificationCode())
+		opts.OnConnected(conn.VerificationCode(), conn.Path())
 	}
-	return transfer.Receive(ctx, conn, dir, opts.ReceiveOptions)
+	topts := opts.ReceiveOptions
+	if topts.StallAfter == 0 {
+		topts.StallAfter = cfg.StallAfter
+	}
+	if opts.OnStall != nil {
+		topts.OnStall = func(idle time.Duration) { opts.OnStall(idle, conn.StallCause()) }
+	}
+	return transfer.Receive(ctx, conn, dir, topts)
 }
 
 // handleSenderSignal checks one signal from the sender and applies it. It

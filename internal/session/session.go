@@ -21,6 +21,9 @@ type Config struct {
 	Logger *slog.Logger
 	// ConnectTimeout bounds the negotiation of one peer connection; 30 s if zero.
 	ConnectTimeout time.Duration
+	// StallAfter is how long without data counts as a stall
+	// (transfer.DefaultStallAfter if zero).
+	StallAfter time.Duration
 }
 
 func (c Config) logger() *slog.Logger {

@@ -353,3 +353,45 @@ func TestDiskFull(t *testing.T) {
 	}
 	testutil.NoPartFiles(t, out)
 }
+
+// TestStallIsReportedWithACause: a receiver that stops taking data for a
+// while is reported by the sender as stalled, with the likely cause, and
+// the transfer then completes.
+func TestStallIsReportedWithACause(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	c := cfg
+	c.StallAfter = 300 * time.Millisecond
+	stalled := make(chan string, 8)
+	o, err := transfer.NewOffer(tree(t, 16<<20))
+	testutil.Must(t, err)
+	s, err := session.Share(ctx, c, broker(t), o, session.ShareOptions{OnEvent: func(e session.Event) {
+		if e.Stalled != "" {
+			select {
+			case stalled <- e.Stalled:
+			default:
+			}
+		}
+	}})
+	testutil.Must(t, err)
+	defer s.Stop()
+	var once sync.Once
+	_, err = session.Receive(ctx, c, s.Link(), t.TempDir(), session.ReceiveOptions{ReceiveOptions: transfer.ReceiveOptions{
+		Progress: func(p transfer.Progress) {
+			if p.Done > 4<<20 {
+				// The receiver stops reading until the sender reports it.
+				once.Do(func() {
+					select {
+					case cause := <-stalled:
+						if !strings.Contains(cause, "stopped taking data") {
+							t.Errorf("stall cause %q", cause)
+						}
+					case <-time.After(30 * time.Second):
+						t.Error("the sender did not report the stall")
+					}
+				})
+			}
+		},
+	}})
+	testutil.Must(t, err)
+}

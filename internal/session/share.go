@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -41,12 +42,18 @@ type Event struct {
 	// Code is the verification code of the connection, once connected:
 	// the receiver shows the same one.
 	Code string
+	// Path says whether the connection is direct or relayed.
+	Path string
+	// Stalled, while no data moves, says for how long and the likely
+	// cause; it is empty again with the next progress.
+	Stalled string
 }
 
 // ShareOptions tune Share.
 type ShareOptions struct {
 	// OnEvent, if set, is called for every change of a receiver; calls for
-	// one receiver come in order from one goroutine. It must not block.
+	// one receiver come in order, from its transfer's goroutine, except a
+	// stall report, which comes from a watchdog. It must not block.
 	OnEvent func(Event)
 }
 
@@ -256,16 +263,31 @@ func (s *Sharing) sendTo(ctx context.Context, id string, p *peer.Peer) error {
 		return err
 	}
 	defer conn.Close()
-	code := conn.VerificationCode()
-	var last transfer.Progress
-	err = transfer.Send(ctx, conn, s.offer, transfer.SendOptions{Progress: func(pr transfer.Progress) {
-		last = pr
-		s.event(Event{Receiver: id, State: Sending, Progress: pr, Code: code})
-	}})
+	code, path := conn.VerificationCode(), conn.Path()
+	var (
+		mu   sync.Mutex
+		last transfer.Progress
+	)
+	err = transfer.Send(ctx, conn, s.offer, transfer.SendOptions{
+		StallAfter: s.cfg.StallAfter,
+		Progress: func(pr transfer.Progress) {
+			mu.Lock()
+			last = pr
+			mu.Unlock()
+			s.event(Event{Receiver: id, State: Sending, Progress: pr, Code: code, Path: path})
+		},
+		OnStall: func(idle time.Duration) {
+			mu.Lock()
+			pr := last
+			mu.Unlock()
+			s.event(Event{Receiver: id, State: Sending, Progress: pr, Code: code, Path: path,
+				Stalled: fmt.Sprintf("no data for %s: %s", idle.Round(time.Second), conn.StallCause())})
+		},
+	})
 	if err != nil {
 		return err
 	}
-	s.event(Event{Receiver: id, State: Done, Progress: last, Code: code})
+	s.event(Event{Receiver: id, State: Done, Progress: last, Code: code, Path: path})
 	return nil
 }
 

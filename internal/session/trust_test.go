@@ -139,7 +139,12 @@ func TestReplayingRelay(t *testing.T) {
 	s := share(t, ctx, relay(t, broker(t), twice), ev, src)
 	var codes []string
 	out := t.TempDir()
-	_, err := session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{OnConnected: func(c string) { codes = append(codes, c) }})
+	_, err := session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{OnConnected: func(c, path string) {
+		codes = append(codes, c)
+		if path != "direct" {
+			t.Errorf("path %q on loopback, want direct", path)
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +38,7 @@ const progressInterval = 100 * time.Millisecond
 
 // tracker turns byte counts into throttled Progress reports.
 type tracker struct {
+	wd      *watchdog
 	fn      func(Progress)
 	p       Progress
 	start   time.Time
@@ -52,12 +54,14 @@ func newTracker(fn func(Progress), total int64) *tracker {
 
 // file starts reporting for entry i.
 func (t *tracker) file(i int, e Entry) {
+	t.wd.touch()
 	t.p.File, t.p.FileIndex, t.p.FileDone, t.p.FileSize = e.Path, i, 0, e.Size
 	t.report(true)
 }
 
 // add counts n more bytes of the current file.
 func (t *tracker) add(n int) {
+	t.wd.touch()
 	t.p.FileDone += int64(n)
 	t.p.Done += int64(n)
 	t.report(false)
@@ -97,4 +101,61 @@ func (t *tracker) finish() {
 	}
 	t.p.FileDone = t.p.FileSize
 	t.fn(t.p)
+}
+
+// DefaultStallAfter is how long a transfer may make no progress before it
+// is reported as stalled.
+const DefaultStallAfter = 20 * time.Second
+
+// watchdog reports a transfer that makes no progress, so that a person sees
+// a stall and its likely cause instead of a silent hang.
+type watchdog struct {
+	last atomic.Int64 // UnixNano of the last progress
+	stop chan struct{}
+	done chan struct{}
+}
+
+// startWatchdog calls onStall (from its own goroutine) once whenever no
+// progress was made for after; nil onStall watches nothing.
+func startWatchdog(after time.Duration, onStall func(idle time.Duration)) *watchdog {
+	w := &watchdog{stop: make(chan struct{}), done: make(chan struct{})}
+	w.touch()
+	if onStall == nil {
+		close(w.done)
+		return w
+	}
+	if after <= 0 {
+		after = DefaultStallAfter
+	}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(min(after/4, time.Second))
+		defer tick.Stop()
+		var reported int64 // the progress mark already reported as stalled
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+				last := w.last.Load()
+				if idle := time.Since(time.Unix(0, last)); idle >= after && last != reported {
+					reported = last
+					onStall(idle)
+				}
+			}
+		}
+	}()
+	return w
+}
+
+func (w *watchdog) touch() { w.last.Store(time.Now().UnixNano()) }
+
+// close stops the watchdog and waits for its goroutine.
+func (w *watchdog) close() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
 }

@@ -23,6 +23,10 @@ type ReceiveOptions struct {
 	// Progress, if set, is called from Receive's goroutine at most every
 	// 100 ms and at every file boundary; it must not block.
 	Progress func(Progress)
+	// OnStall, if set, is called from another goroutine when no data
+	// arrived for StallAfter (DefaultStallAfter if zero), once per stall.
+	OnStall    func(idle time.Duration)
+	StallAfter time.Duration
 }
 
 // Result describes a completed receive.
@@ -92,6 +96,8 @@ func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts Recei
 	}
 
 	tr := newTracker(opts.Progress, m.Total())
+	tr.wd = startWatchdog(opts.StallAfter, opts.OnStall)
+	defer tr.wd.close()
 	for i, e := range m.Entries {
 		if e.Dir {
 			continue

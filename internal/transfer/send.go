@@ -17,6 +17,10 @@ type SendOptions struct {
 	// Progress, if set, is called from Send's goroutine at most every 100 ms
 	// and at every file boundary; it must not block.
 	Progress func(Progress)
+	// OnStall, if set, is called from another goroutine when no data moved
+	// for StallAfter (DefaultStallAfter if zero), once per stall.
+	OnStall    func(idle time.Duration)
+	StallAfter time.Duration
 }
 
 // Accept is the receiver's answer to a manifest.
@@ -109,6 +113,8 @@ func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOption
 	}
 
 	tr := newTracker(opts.Progress, accept.total(o.Manifest))
+	tr.wd = startWatchdog(opts.StallAfter, opts.OnStall)
+	defer tr.wd.close()
 	buf := make([]byte, MaxFrame)
 	for i, e := range o.Manifest.Entries {
 		if e.Dir || !accept.wants(i) {

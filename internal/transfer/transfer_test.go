@@ -491,3 +491,71 @@ func TestSourceModifiedWhileSending(t *testing.T) {
 		t.Errorf("receiver kept %v", entries)
 	}
 }
+
+// pauser lets bytes through until n have passed, then holds the next
+// Write until resume is closed.
+type pauser struct {
+	net.Conn
+	n      int64
+	paused chan struct{}
+	resume chan struct{}
+	once   sync.Once
+}
+
+func (p *pauser) Write(b []byte) (int, error) {
+	if p.n -= int64(len(b)); p.n < 0 {
+		p.once.Do(func() { close(p.paused) })
+		<-p.resume
+	}
+	return p.Conn.Write(b)
+}
+
+// TestStallIsReported: while no data moves, both sides say so once; then
+// the transfer completes.
+func TestStallIsReported(t *testing.T) {
+	src := t.TempDir()
+	testutil.RandomFile(t, filepath.Join(src, "big.bin"), 4<<20)
+	o, err := transfer.NewOffer(filepath.Join(src, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := net.Pipe()
+	gate := &pauser{Conn: a, n: 1 << 20, paused: make(chan struct{}), resume: make(chan struct{})}
+	stalls := make(chan string, 4)
+	stallAfter := 200 * time.Millisecond
+	sendDone := make(chan error, 1)
+	go func() {
+		sendDone <- transfer.Send(t.Context(), gate, o, transfer.SendOptions{StallAfter: stallAfter,
+			OnStall: func(idle time.Duration) { stalls <- "sender" }})
+	}()
+	go func() {
+		defer close(gate.resume)
+		<-gate.paused
+		// Both watchdogs see nothing move; the receiver's must speak.
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case s := <-stalls:
+				if s == "receiver" {
+					return
+				}
+			case <-timeout:
+				t.Error("no stall reported in 10 s without data")
+				return
+			}
+		}
+	}()
+	_, err = transfer.Receive(t.Context(), b, t.TempDir(), transfer.ReceiveOptions{StallAfter: stallAfter,
+		OnStall: func(idle time.Duration) {
+			if idle < stallAfter {
+				t.Errorf("stall reported after %v", idle)
+			}
+			stalls <- "receiver"
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sendDone; err != nil {
+		t.Fatal(err)
+	}
+}
