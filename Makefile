@@ -49,8 +49,10 @@ fuzz: ## run each fuzz target for FUZZTIME (default 3s)
 		done; \
 	done
 
-bench: build ## measure a 1 GiB transfer vs raw TCP, and the broker under load
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCHCOUNT) -timeout 60m ./internal/e2e | tee bench.out
+bench: deps build ## measure a 1 GiB transfer vs raw TCP, the broker under load, 256 MiB to Chromium; write bench/results.md
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCHCOUNT) -timeout 60m ./internal/e2e | tee bench.out
+	$(GO) run ./tools/benchtable < bench.out > bench/results.md
+	@echo "wrote bench/results.md"
 
 screenshots: deps build ## run the real app under Xvfb, share between two windows, write docs/*.png (root)
 	scripts/screenshots.sh

@@ -1,0 +1,125 @@
+// Command benchtable turns `go test -bench` output (stdin) into a Markdown
+// table (stdout): the median of every metric of every benchmark over its
+// runs, and for throughput the ratio to the raw-TCP baseline measured in
+// the same run. `make bench` writes it to bench/results.md.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const baseline = "RawTCP"
+
+func main() {
+	if err := run(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+}
+
+// results maps benchmark → unit → values, in the order benchmarks appear.
+type results struct {
+	order []string
+	vals  map[string]map[string][]float64
+	units map[string][]string
+}
+
+func parse(r io.Reader) (*results, error) {
+	res := &results{vals: map[string]map[string][]float64{}, units: map[string][]string{}}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i] // drop -GOMAXPROCS
+		}
+		if res.vals[name] == nil {
+			res.order = append(res.order, name)
+			res.vals[name] = map[string][]float64{}
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			unit := f[i+1]
+			if unit == "ns/op" {
+				continue // one iteration per run: the metrics below say more
+			}
+			if res.vals[name][unit] == nil {
+				res.units[name] = append(res.units[name], unit)
+			}
+			res.vals[name][unit] = append(res.vals[name][unit], v)
+		}
+	}
+	return res, sc.Err()
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+func run(in io.Reader, out io.Writer) error {
+	res, err := parse(in)
+	if err != nil {
+		return err
+	}
+	if len(res.order) == 0 {
+		return fmt.Errorf("no benchmark results on stdin")
+	}
+	fmt.Fprintf(out, "# Benchmark results\n\n%s\n\n", machine())
+	base := 0.0
+	if v := res.vals[baseline]["MB/s"]; len(v) > 0 {
+		base = median(v)
+	}
+	fmt.Fprintln(out, "| benchmark | metric | median | runs | vs raw TCP |")
+	fmt.Fprintln(out, "| --- | --- | --- | --- | --- |")
+	for _, name := range res.order {
+		for _, unit := range res.units[name] {
+			v := res.vals[name][unit]
+			ratio := ""
+			if unit == "MB/s" && base > 0 {
+				ratio = fmt.Sprintf("%.3f×", median(v)/base)
+			}
+			fmt.Fprintf(out, "| %s | %s | %.4g | %d | %s |\n", name, unit, median(v), len(v), ratio)
+		}
+	}
+	return nil
+}
+
+// machine describes where the figures were measured.
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimLeft(v, "\t :"))
+				break
+			}
+		}
+	}
+	goVersion := runtime.Version()
+	if b, err := exec.Command("go", "version").Output(); err == nil {
+		goVersion = strings.TrimSpace(string(b))
+	}
+	return fmt.Sprintf("Measured %s on %d × %s, %s. Medians of the runs; throughput also as a ratio to raw TCP over loopback measured in the same run.",
+		time.Now().Format("2006-01-02"), runtime.NumCPU(), cpu, goVersion)
+}

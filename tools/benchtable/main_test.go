@@ -1,0 +1,33 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestTable(t *testing.T) {
+	in := `goos: linux
+BenchmarkSendReceive-2   	       1	27159185014 ns/op	  40.00 MB/s	        20.04 recv-cpu-s
+BenchmarkSendReceive-2   	       1	27317413083 ns/op	  30.00 MB/s	        18.54 recv-cpu-s
+BenchmarkSendReceive-2   	       1	28766992145 ns/op	  35.00 MB/s	        19.00 recv-cpu-s
+BenchmarkRawTCP-2        	       1	1404973024 ns/op	 700.00 MB/s	         1.397 recv-cpu-s
+BenchmarkRawTCP-2        	       1	1404973024 ns/op	 800.00 MB/s	         1.397 recv-cpu-s
+PASS
+`
+	var out strings.Builder
+	if err := run(strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| SendReceive | MB/s | 35 | 3 | 0.047× |",
+		"| SendReceive | recv-cpu-s | 19 | 3 |  |",
+		"| RawTCP | MB/s | 750 | 2 | 1.000× |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := run(strings.NewReader("nothing"), &out); err == nil {
+		t.Error("no results accepted")
+	}
+}
