@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/epicshare/epicshare/internal/peer"
@@ -234,6 +235,13 @@ func TestBrowserInNamespace(t *testing.T) {
 		// about:blank first: a change of fragment alone would not reload.
 		must(t, chromedp.Do(bctx, chromedp.Navigate("about:blank"), chromedp.Navigate(share.Link().String())))
 		waitStatus("no longer available", 10*time.Second)
+		// A browser without WebRTC.
+		_, err := chromedp.Call(bctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
+			Source: "delete window.RTCPeerConnection; window.RTCPeerConnection = undefined;",
+		})
+		must(t, err)
+		must(t, chromedp.Do(bctx, chromedp.Navigate("about:blank"), chromedp.Navigate(link.String())))
+		waitStatus("no WebRTC", 10*time.Second)
 		return
 	case "one-file":
 		// The per-file Download button: only that file comes.
