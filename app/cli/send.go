@@ -92,12 +92,14 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 	fmt.Fprintln(stdio.Stdout, link)
 	out.intro(link, offer.Manifest, *keep)
 
+	firstDone := out.done
 	for {
 		select {
-		case <-out.done:
+		case <-firstDone:
 			if !*keep {
 				return ExitOK
 			}
+			firstDone = nil // closed for good: stop selecting it
 		case <-sharing.Done():
 			if err := sharing.Err(); err != nil {
 				return fail(stdio.Stderr, err)

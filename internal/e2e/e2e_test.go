@@ -374,3 +374,33 @@ func TestPermissionErrors(t *testing.T) {
 	}
 	waitFor(t, sender.stderr, "cannot write", 30*time.Second)
 }
+
+// TestSendKeep serves two receivers one after the other, then stops on
+// Ctrl-C with success.
+func TestSendKeep(t *testing.T) {
+	epicshare, _ := binaries(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	src := t.TempDir()
+	makeTree(t, src, 1<<20)
+	sender := start(t, ctx, epicshare, append(append([]string{"send", "--keep", "--listen", "127.0.0.1:0"}, loopbackFlags...), filepath.Join(src, "docs"))...)
+	link := sender.firstLine(t)
+	for i := range 2 {
+		out := t.TempDir()
+		recv := start(t, ctx, epicshare, append(append([]string{"receive", "--out", out}, loopbackFlags...), link)...)
+		recv.run(t)
+		if code := recv.exitCode(t, time.Minute); code != 0 {
+			t.Fatalf("receiver %d exited %d:\n%s", i, code, recv.stderr)
+		}
+		if digest(t, filepath.Join(out, "docs")) != digest(t, filepath.Join(src, "docs")) {
+			t.Fatalf("receiver %d got a different tree", i)
+		}
+	}
+	sender.cmd.Process.Signal(os.Interrupt)
+	if code := sender.exitCode(t, 30*time.Second); code != 0 {
+		t.Fatalf("send --keep exited %d after Ctrl-C:\n%s", code, sender.stderr)
+	}
+	if n := strings.Count(sender.stderr.String(), ": done,"); n != 2 {
+		t.Errorf("sender reported %d receivers done, want 2:\n%s", n, sender.stderr)
+	}
+}
