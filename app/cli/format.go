@@ -50,20 +50,21 @@ func summary(m transfer.Manifest, max int) string {
 		fmt.Fprintf(&b, "  %-50s %10s\n", e.Path, human.Bytes(e.Size))
 		shown++
 	}
+	// A folder is empty unless it is some entry's parent.
+	parents := make(map[string]bool)
 	for _, e := range m.Entries {
-		if e.Dir && isEmptyDir(m, e.Path) && shown < max {
+		if i := strings.LastIndexByte(e.Path, '/'); i > 0 {
+			parents[e.Path[:i]] = true
+		}
+	}
+	for _, e := range m.Entries {
+		if shown >= max {
+			break
+		}
+		if e.Dir && !parents[e.Path] {
 			fmt.Fprintf(&b, "  %-50s %10s\n", e.Path+"/", "(empty)")
 			shown++
 		}
 	}
 	return b.String()
-}
-
-func isEmptyDir(m transfer.Manifest, dir string) bool {
-	for _, e := range m.Entries {
-		if strings.HasPrefix(e.Path, dir+"/") {
-			return false
-		}
-	}
-	return true
 }

@@ -363,6 +363,3 @@ func (c *Conn) StallCause() string {
 	}
 	return "the other device stopped taking data: it may be asleep or busy, or its disk slow"
 }
-
-// Failed is closed when the underlying connection fails.
-func (c *Conn) Failed() <-chan struct{} { return c.peer.failed }

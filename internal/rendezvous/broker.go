@@ -13,8 +13,8 @@
 // fails, or is not of type send, is answered with an error of code
 // wire.CodeBadMessage and the socket stays open: garbage costs the broker
 // one small reply, and the per-socket rate limit (Config.MessageRate)
-// bounds how many, so repeated garbage is never a reason to close with
-// wire.CloseProtocolError. A message over Config.MaxMessageBytes does
+// bounds how many, so repeated garbage is never a reason to close the
+// socket. A message over Config.MaxMessageBytes does
 // close the socket (gorilla sends close code 1009, message too big), as
 // the broker cannot skip it without reading it. Message data is never
 // logged.

@@ -20,8 +20,6 @@ var Subprotocol = fmt.Sprintf("epicshare.v%d", Version)
 const (
 	// CloseUnsupportedVersion: the client did not offer Subprotocol.
 	CloseUnsupportedVersion = 4001
-	// CloseProtocolError: the client sent a message that is not a valid Envelope.
-	CloseProtocolError = 4002
 	// CloseGoingAway: the broker is shutting down.
 	CloseGoingAway = 4003
 )
