@@ -24,6 +24,11 @@ input is not a terminal. Every file is verified with SHA-256 and written as
 NAME.part until it verifies; existing files are never overwritten (a taken
 name becomes "name (1).ext"). Exits 0 only when every file verified.
 
+If the transfer breaks (the connection drops, the sender stops, the disk
+fills up, Ctrl-C), what arrived is kept: run the same command again, with
+the same link (or a new link to the same files) and the same --out, and it
+resumes where it stopped, skipping complete files.
+
 Flags:
 `
 
@@ -56,7 +61,7 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 
 	ask := !*yes && isTerminal(stdio.Stdin)
 	tty := isTerminal(stdio.Stderr)
-	drawn := false
+	drawn, resumed := false, false
 	opts := session.ReceiveOptions{ReceiveOptions: transfer.ReceiveOptions{
 		Confirm: func(ctx context.Context, m transfer.Manifest) error {
 			fmt.Fprintf(stdio.Stderr, "Offered: %s", summary(m, 20))
@@ -65,7 +70,16 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 			}
 			return confirm(ctx, stdio, fmt.Sprintf("Save to %s? [y/N] ", dir))
 		},
+		// Ctrl-C keeps what arrived: the same command resumes.
+		KeepOnCancel: true,
 		Progress: func(p transfer.Progress) {
+			if p.Resumed > 0 && !resumed {
+				resumed = true
+				if drawn {
+					fmt.Fprintln(stdio.Stderr)
+				}
+				fmt.Fprintf(stdio.Stderr, "Resuming: %s of %s arrived earlier\n", human.Bytes(p.Resumed), human.Bytes(p.Total))
+			}
 			if tty {
 				fmt.Fprintf(stdio.Stderr, "\r\x1b[2K%s", bar(p, termWidth(stdio.Stderr)))
 				drawn = true
@@ -88,7 +102,12 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 			fmt.Fprintln(stdio.Stderr, "epicshare: declined; nothing was saved")
 			return ExitError
 		}
-		return fail(stdio.Stderr, err)
+		code := fail(stdio.Stderr, err)
+		var pe *transfer.PartialError
+		if errors.As(err, &pe) {
+			fmt.Fprintf(stdio.Stderr, "epicshare: kept the %s that arrived in %s; run the same command again to resume\n", human.Bytes(pe.Kept), dir)
+		}
+		return code
 	}
 	fmt.Fprintf(stdio.Stderr, "Received %s, every file verified, in %s: %s\n",
 		human.Bytes(res.Manifest.Total()), dir, strings.Join(res.Saved, ", "))

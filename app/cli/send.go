@@ -170,10 +170,16 @@ func (v *sendView) event(e session.Event) {
 	case session.Done:
 		p := e.Progress
 		line = fmt.Sprintf("receiver %s [%s]: done, %s verified in %s (%s/s)", id, e.Code, human.Bytes(p.Total), human.Duration(p.Elapsed), human.Bytes(int64(p.Rate)))
+		if p.Resumed > 0 {
+			line += fmt.Sprintf("; resumed: %s was there already, %s sent", human.Bytes(p.Resumed), human.Bytes(p.Done-p.Resumed))
+		}
 		v.finished++
 		v.once.Do(func() { close(v.done) })
 	case session.Failed:
 		line = fmt.Sprintf("receiver %s: failed: %v", id, e.Err)
+		if sent := e.Progress.Done - e.Progress.Resumed; sent > 0 {
+			line = fmt.Sprintf("receiver %s: failed after %s sent: %v", id, human.Bytes(sent), e.Err)
+		}
 	}
 	if _, seen := v.lines[e.Receiver]; !seen {
 		v.order = append(v.order, e.Receiver)

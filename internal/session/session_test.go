@@ -227,6 +227,16 @@ func TestSenderStopsOneReceiver(t *testing.T) {
 	if e := ev.final(<-ev.done); e.State != session.Failed || !errors.Is(e.Err, transfer.ErrCanceled) {
 		t.Errorf("sender saw %v: %v", e.State, e.Err)
 	}
+	testutil.KeptForResume(t, out)
+	// The same link again resumes.
+	res, err := session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{})
+	testutil.Must(t, err)
+	if res.Resumed < 4<<20 {
+		t.Errorf("resumed %d bytes, want at least the 4 MiB that had arrived", res.Resumed)
+	}
+	if testutil.Digest(t, filepath.Join(out, "holiday")) != testutil.Digest(t, src) {
+		t.Error("resumed tree differs")
+	}
 	testutil.NoPartFiles(t, out)
 }
 
@@ -243,6 +253,18 @@ func TestSenderStopsShareMidFile(t *testing.T) {
 	var pe *transfer.PeerError
 	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "sender stopped") {
 		t.Fatalf("receiver got %v, want the sender's reason", err)
+	}
+	testutil.KeptForResume(t, out)
+	// The sender shares the same files again, under a new link: the
+	// receiver resumes from what it kept.
+	s2 := share(t, ctx, broker(t), newEvents(), src)
+	res, err := session.Receive(ctx, cfg, s2.Link(), out, session.ReceiveOptions{})
+	testutil.Must(t, err)
+	if res.Resumed < 4<<20 || len(res.Saved) != 1 || res.Saved[0] != "holiday" {
+		t.Errorf("resumed %d bytes into %v", res.Resumed, res.Saved)
+	}
+	if testutil.Digest(t, filepath.Join(out, "holiday")) != testutil.Digest(t, src) {
+		t.Error("resumed tree differs")
 	}
 	testutil.NoPartFiles(t, out)
 }
@@ -338,7 +360,8 @@ func TestDiskFull(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	ev := newEvents()
-	s := share(t, ctx, broker(t), ev, tree(t, 16<<20))
+	src := tree(t, 16<<20)
+	s := share(t, ctx, broker(t), ev, src)
 	_, err := session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{})
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("receiver got %v, want no space left", err)
@@ -350,6 +373,24 @@ func TestDiskFull(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "holiday", "video.bin")); err == nil {
 		t.Error("the file that did not fit has its final name")
+	}
+	var partial *transfer.PartialError
+	if !errors.As(err, &partial) || partial.Kept < 2<<20 {
+		t.Errorf("receiver got %v, want to hear what was kept", err)
+	}
+	testutil.KeptForResume(t, out)
+
+	// Space is freed: the same link resumes and completes.
+	if b, err := exec.Command("mount", "-o", "remount,size=64m", out).CombinedOutput(); err != nil {
+		t.Fatalf("grow tmpfs: %v %s", err, b)
+	}
+	res, err := session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{})
+	testutil.Must(t, err)
+	if res.Resumed < 2<<20 {
+		t.Errorf("resumed %d bytes, want what fitted before", res.Resumed)
+	}
+	if testutil.Digest(t, filepath.Join(out, "holiday")) != testutil.Digest(t, src) {
+		t.Error("resumed tree differs")
 	}
 	testutil.NoPartFiles(t, out)
 }

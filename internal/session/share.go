@@ -235,12 +235,12 @@ func (s *Sharing) handle(ctx context.Context, from string, sg wire.Signal) {
 	go func() {
 		defer s.wg.Done()
 		defer cancel(nil)
-		err := s.sendTo(rctx, from, p)
+		last, err := s.sendTo(rctx, from, p)
 		s.mu.Lock()
 		delete(s.receivers, from)
 		s.mu.Unlock()
 		if err != nil {
-			s.event(Event{Receiver: from, State: Failed, Err: err})
+			s.event(Event{Receiver: from, State: Failed, Err: err, Progress: last})
 		}
 	}()
 }
@@ -254,13 +254,15 @@ func (r *receiver) send(ctx context.Context, sg wire.Signal) {
 	r.sharing.send(ctx, r.id, sg)
 }
 
-func (s *Sharing) sendTo(ctx context.Context, id string, p *peer.Peer) error {
+// sendTo connects to one receiver and sends it the offer; it returns the
+// last progress, which counts exactly what was sent also on failure.
+func (s *Sharing) sendTo(ctx context.Context, id string, p *peer.Peer) (transfer.Progress, error) {
 	s.event(Event{Receiver: id, State: Connecting})
 	cctx, cancel := context.WithTimeoutCause(ctx, s.cfg.connectTimeout(), peer.ErrFailed)
 	conn, err := p.Connect(cctx)
 	cancel()
 	if err != nil {
-		return err
+		return transfer.Progress{}, err
 	}
 	defer conn.Close()
 	code, path := conn.VerificationCode(), conn.Path()
@@ -284,11 +286,13 @@ func (s *Sharing) sendTo(ctx context.Context, id string, p *peer.Peer) error {
 				Stalled: fmt.Sprintf("no data for %s: %s", idle.Round(time.Second), conn.StallCause())})
 		},
 	})
+	mu.Lock()
+	defer mu.Unlock()
 	if err != nil {
-		return err
+		return last, err
 	}
 	s.event(Event{Receiver: id, State: Done, Progress: last, Code: code, Path: path})
-	return nil
+	return last, nil
 }
 
 func (s *Sharing) count() int {

@@ -90,6 +90,32 @@ func NoPartFiles(t testing.TB, dir string) {
 	})
 }
 
+// OnlyPartial fails the test unless everything under dir is what a broken
+// transfer keeps for a resume: folders, .part files and the resume journal,
+// and no file under a final name.
+func OnlyPartial(t testing.TB, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		name := d.Name()
+		if !strings.HasSuffix(name, ".part") && !(strings.HasPrefix(name, ".epicshare-") && strings.HasSuffix(name, ".resume")) {
+			t.Errorf("a broken transfer left %s under its final name", p)
+		}
+		return nil
+	})
+}
+
+// KeptForResume fails the test unless dir holds the resume journal of a
+// broken transfer.
+func KeptForResume(t testing.TB, dir string) {
+	t.Helper()
+	if j, _ := filepath.Glob(filepath.Join(dir, ".epicshare-*.resume")); len(j) != 1 {
+		t.Errorf("%s holds %d resume journals, want 1", dir, len(j))
+	}
+}
+
 // ClosedPort returns a loopback address where nothing listens: a port the
 // kernel just handed out and that was closed again.
 func ClosedPort(t testing.TB) string {

@@ -35,3 +35,13 @@ func (e *PeerError) Error() string {
 }
 
 func (e *PeerError) Unwrap() error { return ErrPeerCanceled }
+
+// PartialError is what Receive returns when it failed but kept what had
+// arrived: receiving the same offer into the same folder again resumes.
+type PartialError struct {
+	Err  error
+	Kept int64 // bytes already in the target folder
+}
+
+func (e *PartialError) Error() string { return e.Err.Error() }
+func (e *PartialError) Unwrap() error { return e.Err }

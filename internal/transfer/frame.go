@@ -16,6 +16,7 @@ const (
 	frameFileEnd      byte = 5 // S→R: SHA-256 of the current file (32 bytes)
 	frameDone         byte = 6 // R→S: every file verified
 	frameCancel       byte = 7 // both: JSON cancel{reason}
+	frameResumeAt     byte = 8 // S→R: 8-byte offset the next file's data starts at
 )
 
 const (
@@ -43,6 +44,8 @@ func frameName(t byte) string {
 		return "done"
 	case frameCancel:
 		return "cancel"
+	case frameResumeAt:
+		return "resume-at"
 	}
 	return fmt.Sprintf("frame type %d", t)
 }

@@ -11,8 +11,11 @@ type Progress struct {
 	FileIndex int    // its index in Manifest.Entries
 	FileDone  int64
 	FileSize  int64
-	Done      int64 // bytes of all files so far
+	Done      int64 // bytes of all files so far, Resumed included
 	Total     int64
+	// Resumed counts the bytes an earlier, broken transfer had delivered
+	// already: they were not sent again.
+	Resumed int64
 	Rate      float64 // bytes per second, smoothed; 0 until known
 	Elapsed   time.Duration
 }
@@ -67,6 +70,17 @@ func (t *tracker) add(n int) {
 	t.report(false)
 }
 
+// skip counts n bytes of the current file that need not be sent (resumed);
+// they count as done but not toward the rate.
+func (t *tracker) skip(n int64) {
+	t.wd.touch()
+	t.p.FileDone += n
+	t.p.Done += n
+	t.p.Resumed += n
+	t.sampleN += n
+	t.report(true)
+}
+
 // report calls fn if forced or if the interval passed.
 func (t *tracker) report(force bool) {
 	if t.fn == nil {
@@ -97,7 +111,7 @@ func (t *tracker) finish() {
 	}
 	t.p.Elapsed = time.Since(t.start)
 	if s := t.p.Elapsed.Seconds(); s > 0 {
-		t.p.Rate = float64(t.p.Done) / s
+		t.p.Rate = float64(t.p.Done-t.p.Resumed) / s
 	}
 	t.p.FileDone = t.p.FileSize
 	t.fn(t.p)

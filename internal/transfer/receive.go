@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -27,6 +29,10 @@ type ReceiveOptions struct {
 	// arrived for StallAfter (DefaultStallAfter if zero), once per stall.
 	OnStall    func(idle time.Duration)
 	StallAfter time.Duration
+	// KeepOnCancel keeps the partial files for a later resume when ctx
+	// ends (an interrupted command), instead of removing them (a Cancel
+	// button).
+	KeepOnCancel bool
 }
 
 // Result describes a completed receive.
@@ -35,6 +41,8 @@ type Result struct {
 	// Saved lists the top-level items as named in the target folder; a
 	// name differs from the manifest's when that name was already taken.
 	Saved []string
+	// Resumed counts the bytes an earlier, broken attempt had delivered.
+	Resumed int64
 }
 
 // doneLinger bounds how long the receiver waits, after saying done, for the
@@ -45,7 +53,12 @@ const doneLinger = 5 * time.Second
 // must exist. Every file is written as NAME.part and renamed to its final
 // name only once its SHA-256 matches; existing files are never overwritten
 // (a taken name becomes "name (1).ext"). Nothing is written outside dir.
-// Receive closes rwc before it returns.
+//
+// When a transfer breaks (the connection, the sender, a full disk), the
+// .part files stay, with a journal, and receiving the same offer into the
+// same folder again continues where it stopped: complete files are skipped
+// and each .part continues from its end once the sender agrees that its
+// content is the start of the file. Receive closes rwc before it returns.
 func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts ReceiveOptions) (*Result, error) {
 	c := newConn(rwc)
 	stop := c.onCancel(ctx, "the receiver stopped the transfer")
@@ -77,25 +90,46 @@ func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts Recei
 		}
 	}
 
-	w := &writer{root: root, m: m, top: make(map[string]string)}
+	w := &writer{root: root, m: m, top: make(map[string]string),
+		skip: make(map[int]bool), resume: make(map[int]*resumeState)}
+	if w.j, err = openJournal(root, m); err != nil {
+		c.abort(reasonFor(err))
+		return nil, err
+	}
+	var tr *tracker
 	fail := func(err error) (*Result, error) {
 		if ctx.Err() != nil {
-			return nil, readErr(ctx, err)
+			err = readErr(ctx, err)
+		} else {
+			var pe *PeerError
+			if !errors.As(err, &pe) && !errors.Is(err, ErrConnectionLost) {
+				c.abort(reasonFor(err))
+			}
 		}
-		var pe *PeerError
-		if !errors.As(err, &pe) && !errors.Is(err, ErrConnectionLost) {
-			c.abort(reasonFor(err))
+		if !w.resumable(ctx, err, opts.KeepOnCancel) {
+			w.j.discard()
+			return nil, err
+		}
+		w.j.keep()
+		if tr != nil && tr.p.Done > 0 {
+			tr.report(true)
+			return nil, &PartialError{Err: err, Kept: tr.p.Done}
 		}
 		return nil, err
 	}
 	if err := w.makeDirs(); err != nil {
 		return fail(err)
 	}
-	if err := c.fw.write(frameAccept, []byte("{}")); err != nil {
-		return nil, readErr(ctx, err)
+	accept, err := w.plan()
+	if err != nil {
+		return fail(err)
+	}
+	b, _ := json.Marshal(accept)
+	if err := c.fw.write(frameAccept, b); err != nil {
+		return fail(readErr(ctx, err))
 	}
 
-	tr := newTracker(opts.Progress, m.Total())
+	tr = newTracker(opts.Progress, m.Total())
 	tr.wd = startWatchdog(opts.StallAfter, opts.OnStall)
 	defer tr.wd.close()
 	for i, e := range m.Entries {
@@ -103,7 +137,11 @@ func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts Recei
 			continue
 		}
 		tr.file(i, e)
-		if err := c.receiveFile(ctx, w, e, tr); err != nil {
+		if w.skip[i] {
+			tr.skip(e.Size)
+			continue
+		}
+		if err := c.receiveFile(ctx, w, i, e, tr, opts.KeepOnCancel); err != nil {
 			return fail(err)
 		}
 	}
@@ -111,11 +149,28 @@ func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts Recei
 		return fail(err)
 	}
 	if err := c.fw.write(frameDone, nil); err != nil {
-		return nil, readErr(ctx, err)
+		return fail(readErr(ctx, err))
 	}
+	w.j.finish()
 	tr.finish()
 	c.linger()
-	return &Result{Manifest: m, Saved: w.saved}, nil
+	return &Result{Manifest: m, Saved: w.saved, Resumed: tr.p.Resumed}, nil
+}
+
+// resumable reports whether the partial files of a failed transfer are
+// worth keeping: yes when the connection or the sender went away, or the
+// disk filled up; no when this side canceled (unless asked to keep), or
+// the data was wrong.
+func (w *writer) resumable(ctx context.Context, err error, keepOnCancel bool) bool {
+	switch {
+	case w.j == nil:
+		return false
+	case ctx.Err() != nil:
+		return keepOnCancel
+	case errors.Is(err, ErrVerify), errors.Is(err, ErrProtocol), errors.Is(err, ErrBadManifest):
+		return false
+	}
+	return true
 }
 
 // linger waits for the sender to close after done, so that done is
@@ -155,21 +210,43 @@ func (c *conn) readManifest() (Manifest, error) {
 }
 
 // receiveFile reads the data frames of one file into NAME.part, verifies
-// them and gives the file its final name.
-func (c *conn) receiveFile(ctx context.Context, w *writer, e Entry, tr *tracker) error {
-	f, tmp, err := w.createPart(e)
-	if err != nil {
+// them and gives the file its final name. A file with a .part from an
+// earlier attempt first learns from the sender where its data starts.
+func (c *conn) receiveFile(ctx context.Context, w *writer, i int, e Entry, tr *tracker, keepOnCancel bool) (err error) {
+	var f *os.File
+	var tmp string
+	h := sha256.New()
+	var got int64
+	if st := w.resume[i]; st != nil {
+		tmp = st.part
+		if f, err = w.root.OpenFile(tmp, os.O_WRONLY, 0); err != nil {
+			return fmt.Errorf("open %s: %w", tmp, err)
+		}
+		start, err := c.resumeAt(st.offset)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		if start == st.offset {
+			h, got = st.h, start
+		}
+		if err := truncateAt(f, start); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", e.Path, err)
+		}
+		tr.skip(start)
+	} else if f, tmp, err = w.createPart(i, e); err != nil {
 		return err
 	}
 	keep := false
 	defer func() {
 		if !keep {
 			f.Close()
-			w.root.Remove(tmp)
+			if !w.resumable(ctx, err, keepOnCancel) {
+				w.root.Remove(tmp)
+			}
 		}
 	}()
-	h := sha256.New()
-	var got int64
 	for {
 		t, payload, err := c.fr.next()
 		if err != nil {
@@ -196,7 +273,7 @@ func (c *conn) receiveFile(ctx context.Context, w *writer, e Entry, tr *tracker)
 				return fmt.Errorf("write %s: %w", e.Path, err)
 			}
 			keep = true
-			if err := w.finish(e, tmp); err != nil {
+			if err := w.finish(i, e, tmp); err != nil {
 				w.root.Remove(tmp)
 				return err
 			}
@@ -207,6 +284,37 @@ func (c *conn) receiveFile(ctx context.Context, w *writer, e Entry, tr *tracker)
 			return unexpected(t, "file data")
 		}
 	}
+}
+
+// resumeAt reads the sender's answer to a resume point: where the data of
+// the file starts, either offset or 0 (the prefix did not match).
+func (c *conn) resumeAt(offset int64) (int64, error) {
+	t, payload, err := c.fr.next()
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case t == frameCancel:
+		return 0, peerCanceled(payload)
+	case t != frameResumeAt:
+		return 0, unexpected(t, "resume-at")
+	case len(payload) != 8:
+		return 0, fmt.Errorf("%w: resume-at of %d bytes", ErrProtocol, len(payload))
+	}
+	start := int64(binary.BigEndian.Uint64(payload))
+	if start != 0 && start != offset {
+		return 0, fmt.Errorf("%w: resume at %d, asked for %d", ErrProtocol, start, offset)
+	}
+	return start, nil
+}
+
+// truncateAt cuts f to n bytes and positions it there.
+func truncateAt(f *os.File, n int64) error {
+	if err := f.Truncate(n); err != nil {
+		return err
+	}
+	_, err := f.Seek(n, io.SeekStart)
+	return err
 }
 
 func verify(e Entry, got int64, h hash.Hash, sum []byte) error {
@@ -253,11 +361,14 @@ func openTarget(dir string) (*os.Root, error) {
 // writer places a manifest's entries under a root, renaming top-level
 // items whose names are taken.
 type writer struct {
-	root  *os.Root
-	m     Manifest
-	top   map[string]string // manifest top-level folder → claimed name
-	dirs  []Entry
-	saved []string
+	root   *os.Root
+	m      Manifest
+	j      *journal // nil: no resume
+	top    map[string]string // manifest top-level folder → claimed name
+	dirs   []Entry
+	saved  []string
+	skip   map[int]bool         // files an earlier attempt completed
+	resume map[int]*resumeState // files an earlier attempt started
 }
 
 // local maps a manifest path to its path under the root.
@@ -277,9 +388,17 @@ func (w *writer) makeDirs() error {
 		if (!nested && !e.Dir) || w.top[first] != "" {
 			continue
 		}
+		if name, ok := w.j.topFolder(first); ok {
+			w.top[first] = name // an earlier attempt's folder
+			w.saved = append(w.saved, name)
+			continue
+		}
 		name, err := claim(first, func(cand string) error { return w.root.Mkdir(cand, 0o700) })
 		if err != nil {
 			return fmt.Errorf("create folder %s: %w", first, err)
+		}
+		if err := w.j.record(journalLine{Kind: "top", Path: first, Name: name}); err != nil {
+			return err
 		}
 		w.top[first] = name
 		w.saved = append(w.saved, name)
@@ -312,7 +431,7 @@ func dirMode(m uint32) fs.FileMode  { return fs.FileMode(m|0o700) &^ 0o022 }
 func fileMode(m uint32) fs.FileMode { return fs.FileMode(m|0o600) &^ 0o022 }
 
 // createPart creates the temporary file for e, never reusing an existing one.
-func (w *writer) createPart(e Entry) (*os.File, string, error) {
+func (w *writer) createPart(i int, e Entry) (*os.File, string, error) {
 	final := w.local(e.Path)
 	if dir := parentOf(final); dir != "" {
 		if err := w.root.MkdirAll(dir, 0o700); err != nil {
@@ -328,12 +447,17 @@ func (w *writer) createPart(e Entry) (*os.File, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("create %s: %w", e.Path, err)
 	}
+	if err := w.j.record(journalLine{Kind: "part", File: i, Name: tmp}); err != nil {
+		f.Close()
+		w.root.Remove(tmp)
+		return nil, "", err
+	}
 	return f, tmp, nil
 }
 
 // finish gives a verified temporary file its final name, without ever
 // replacing an existing file.
-func (w *writer) finish(e Entry, tmp string) error {
+func (w *writer) finish(i int, e Entry, tmp string) error {
 	if err := w.root.Chmod(tmp, fileMode(e.Mode)); err != nil {
 		return fmt.Errorf("set mode of %s: %w", e.Path, err)
 	}
@@ -365,7 +489,7 @@ func (w *writer) finish(e Entry, tmp string) error {
 	if !strings.Contains(e.Path, "/") {
 		w.saved = append(w.saved, name)
 	}
-	return nil
+	return w.j.record(journalLine{Kind: "done", File: i, Name: name})
 }
 
 // maxClaims bounds the "name (n).ext" search.

@@ -1,11 +1,14 @@
 package transfer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"slices"
@@ -25,15 +28,28 @@ type SendOptions struct {
 
 // Accept is the receiver's answer to a manifest.
 type Accept struct {
-	// Files, if not empty, lists the indexes in Manifest.Entries of the
-	// only files the receiver wants (the browser page's per-file
-	// Download button); empty means every file.
-	Files []int `json:"files,omitempty"`
+	// Files, if not nil, lists the indexes in Manifest.Entries of the only
+	// files the receiver wants (the browser page's per-file Download
+	// button, or the files a resumed transfer still lacks); nil means
+	// every file.
+	Files []int `json:"files"`
+	// Resume lists files the receiver has the start of already.
+	Resume []ResumePoint `json:"resume,omitempty"`
 }
 
 // wants reports whether the receiver asked for entry i.
 func (a Accept) wants(i int) bool {
-	return len(a.Files) == 0 || slices.Contains(a.Files, i)
+	return a.Files == nil || slices.Contains(a.Files, i)
+}
+
+// resumeFrom returns the resume point for entry i, if any.
+func (a Accept) resumeFrom(i int) *ResumePoint {
+	for k := range a.Resume {
+		if a.Resume[k].File == i {
+			return &a.Resume[k]
+		}
+	}
+	return nil
 }
 
 // total is the number of bytes the receiver asked for.
@@ -77,6 +93,9 @@ func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOption
 				return fmt.Errorf("%w: accept names entry %d, which is not a file", ErrProtocol, i)
 			}
 		}
+		if err := accept.validResume(o.Manifest); err != nil {
+			return err
+		}
 	case frameCancel:
 		return peerCanceled(payload)
 	default:
@@ -115,13 +134,18 @@ func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOption
 	tr := newTracker(opts.Progress, accept.total(o.Manifest))
 	tr.wd = startWatchdog(opts.StallAfter, opts.OnStall)
 	defer tr.wd.close()
+	defer func() {
+		if err != nil {
+			tr.report(true) // the exact count of what was sent
+		}
+	}()
 	buf := make([]byte, MaxFrame)
 	for i, e := range o.Manifest.Entries {
 		if e.Dir || !accept.wants(i) {
 			continue
 		}
 		tr.file(i, e)
-		sum, err := c.sendFile(o.local[i], o.modTime[i], e, buf, tr, peerEnd)
+		sum, err := c.sendFile(o.local[i], o.modTime[i], e, accept.resumeFrom(i), buf, tr, peerEnd)
 		if err != nil {
 			if ctx.Err() != nil {
 				return readErr(ctx, err)
@@ -160,7 +184,11 @@ func (c *conn) sendManifest(m Manifest) error {
 // a MaxFrame scratch buffer; frames are built in place to avoid a copy.
 // A file whose size or modification time differs from the offer's, before
 // or after it is read, is refused: its bytes would not be the offered ones.
-func (c *conn) sendFile(local string, mtime time.Time, e Entry, buf []byte, tr *tracker, peerEnd chan error) ([]byte, error) {
+//
+// With a resume point, the sender hashes its own first rp.Offset bytes and
+// skips them if they match the receiver's, telling it with resume-at where
+// the data starts.
+func (c *conn) sendFile(local string, mtime time.Time, e Entry, rp *ResumePoint, buf []byte, tr *tracker, peerEnd chan error) ([]byte, error) {
 	f, err := os.Open(local)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrSourceChanged, e.Path, err)
@@ -178,6 +206,19 @@ func (c *conn) sendFile(local string, mtime time.Time, e Entry, buf []byte, tr *
 	}
 	h := sha256.New()
 	left := e.Size
+	if rp != nil {
+		start, err := skipPrefix(f, h, rp, tr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: read: %v", ErrSourceChanged, e.Path, err)
+		}
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(start))
+		if err := c.fw.write(frameResumeAt, b[:]); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConnectionLost, err)
+		}
+		tr.skip(start)
+		left -= start
+	}
 	for left > 0 {
 		select {
 		case err := <-peerEnd:
@@ -204,4 +245,24 @@ func (c *conn) sendFile(local string, mtime time.Time, e Entry, buf []byte, tr *
 		return nil, err
 	}
 	return h.Sum(nil), nil
+}
+
+// skipPrefix hashes the first rp.Offset bytes of f into h and returns
+// rp.Offset if they are the receiver's, leaving f there; otherwise it resets
+// h and f and returns 0.
+func skipPrefix(f *os.File, h hash.Hash, rp *ResumePoint, tr *tracker) (int64, error) {
+	for done := int64(0); done < rp.Offset; {
+		n, err := io.CopyN(h, f, min(rp.Offset-done, 8<<20))
+		done += n
+		if err != nil {
+			return 0, err
+		}
+		tr.wd.touch() // hashing a long prefix is progress, not a stall
+	}
+	if bytes.Equal(h.Sum(nil), rp.SHA256) {
+		return rp.Offset, nil
+	}
+	h.Reset()
+	_, err := f.Seek(0, io.SeekStart)
+	return 0, err
 }

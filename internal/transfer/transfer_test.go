@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,16 +194,32 @@ func TestCancel(t *testing.T) {
 			if !errors.Is(cancelerErr, tc.cancelerErr) {
 				t.Errorf("canceling side got %v, want %v", cancelerErr, tc.cancelerErr)
 			}
-			if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+			if tc.senderCancels {
+				// The sender may share again: what arrived is kept.
+				testutil.OnlyPartial(t, dst)
+			} else if entries, _ := os.ReadDir(dst); len(entries) != 0 {
 				t.Errorf("canceled receive left %v", entries)
 			}
 		})
 	}
 }
 
-func TestConnectionLostMidFile(t *testing.T) {
+// countingConn counts the bytes written through it.
+type countingConn struct {
+	net.Conn
+	n atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func TestConnectionLostMidFileThenResume(t *testing.T) {
 	src := t.TempDir()
-	testutil.RandomFile(t, filepath.Join(src, "big.bin"), 8<<20)
+	const size = 8 << 20
+	testutil.RandomFile(t, filepath.Join(src, "big.bin"), size)
 	o, err := transfer.NewOffer(filepath.Join(src, "big.bin"))
 	if err != nil {
 		t.Fatal(err)
@@ -211,8 +228,8 @@ func TestConnectionLostMidFile(t *testing.T) {
 	a, b := net.Pipe()
 	sendDone := make(chan error, 1)
 	go func() { sendDone <- transfer.Send(t.Context(), a, o, transfer.SendOptions{}) }()
-	// The sender's machine vanishes once the receiver has read 1 MiB.
-	b2 := &tripwire{Conn: b, n: 1 << 20, fn: func() { a.Close() }}
+	// The sender's machine vanishes once the receiver has read 3 MiB.
+	b2 := &tripwire{Conn: b, n: 3 << 20, fn: func() { a.Close() }}
 	_, rerr := transfer.Receive(t.Context(), b2, dst, transfer.ReceiveOptions{})
 	if !errors.Is(rerr, transfer.ErrConnectionLost) {
 		t.Errorf("receiver got %v, want ErrConnectionLost", rerr)
@@ -220,7 +237,30 @@ func TestConnectionLostMidFile(t *testing.T) {
 	if serr := <-sendDone; !errors.Is(serr, transfer.ErrConnectionLost) {
 		t.Errorf("sender got %v, want ErrConnectionLost", serr)
 	}
-	testutil.NoPartFiles(t, dst)
+	testutil.OnlyPartial(t, dst)
+
+	// The same offer again: the transfer continues where it stopped.
+	a, b = net.Pipe()
+	counted := &countingConn{Conn: a}
+	go func() { sendDone <- transfer.Send(t.Context(), counted, o, transfer.SendOptions{}) }()
+	res, err := transfer.Receive(t.Context(), b, dst, transfer.ReceiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sendDone; err != nil {
+		t.Fatal(err)
+	}
+	if res.Resumed < 3<<20-transfer.MaxFrame || res.Resumed > 3<<20+transfer.MaxFrame {
+		t.Errorf("resumed at %d, want about %d", res.Resumed, 3<<20)
+	}
+	// Only what was missing crossed the wire again (plus frame headers
+	// and the manifest).
+	if sent := counted.n.Load(); sent > size-res.Resumed+64<<10 {
+		t.Errorf("the sender wrote %d bytes to deliver the last %d", sent, size-res.Resumed)
+	}
+	if got, want := testutil.Digest(t, dst), testutil.Digest(t, src); got != want {
+		t.Errorf("resumed tree differs:\n%s\nwant\n%s", got, want)
+	}
 }
 
 func TestSourceChanged(t *testing.T) {
@@ -242,7 +282,7 @@ func TestSourceChanged(t *testing.T) {
 	if !errors.As(rr.err, &pe) || !strings.Contains(pe.Reason, "a.txt") {
 		t.Errorf("receiver got %v, want the sender's reason naming the file", rr.err)
 	}
-	testutil.NoPartFiles(t, dst)
+	testutil.OnlyPartial(t, dst)
 }
 
 func TestOfferErrors(t *testing.T) {
@@ -367,7 +407,9 @@ func TestHostileSender(t *testing.T) {
 			if entries, _ := os.ReadDir(parent); len(entries) != 1 {
 				t.Errorf("something was written outside the target folder: %v", entries)
 			}
-			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			if errors.Is(tc.want, transfer.ErrConnectionLost) {
+				testutil.OnlyPartial(t, dir) // kept for a resume
+			} else if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 				t.Errorf("refused transfer left %v", entries)
 			}
 		})
@@ -487,9 +529,7 @@ func TestSourceModifiedWhileSending(t *testing.T) {
 	if !errors.As(rerr, &pe) || !strings.Contains(pe.Reason, "modified while it was being sent") {
 		t.Errorf("receiver got %v", rerr)
 	}
-	if entries, _ := os.ReadDir(dst); len(entries) != 0 {
-		t.Errorf("receiver kept %v", entries)
-	}
+	testutil.OnlyPartial(t, dst)
 }
 
 // pauser lets bytes through until n have passed, then holds the next
