@@ -265,26 +265,30 @@ func TestReceiveBadInput(t *testing.T) {
 	}
 }
 
-// TestPeerGoneMidFile kills one process in the middle of a large file:
-// the survivor must fail with a clear reason and leave no file under its
-// final name.
+// TestPeerGoneMidFile kills one process at about half of a large file. The
+// survivor fails with a clear reason and no file gets its final name
+// unverified. When the receiver was killed, running it again with the same
+// link resumes: it completes, and the bytes sent twice (counted by the
+// sender) stay under 10 % of the file.
 func TestPeerGoneMidFile(t *testing.T) {
 	epicshare, _ := binaries(t)
+	const size = 128 << 20
 	for _, victim := range []string{"sender", "receiver"} {
 		t.Run(victim, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
 			src := t.TempDir()
-			randomFile(t, filepath.Join(src, "big.bin"), 512<<20)
+			randomFile(t, filepath.Join(src, "big.bin"), size)
 			sender := start(t, ctx, epicshare, append(append([]string{"send", "--listen", "127.0.0.1:0"}, loopbackFlags...), filepath.Join(src, "big.bin"))...)
 			link := sender.firstLine(t)
 			out := t.TempDir()
-			recv := start(t, ctx, epicshare, append(append([]string{"receive", "--out", out}, loopbackFlags...), link)...)
+			receive := append(append([]string{"receive", "--out", out}, loopbackFlags...), link)
+			recv := start(t, ctx, epicshare, receive...)
 			recv.run(t)
-			// Wait until some data arrived.
+			// Wait until about half arrived.
 			deadline := time.Now().Add(time.Minute)
 			for {
-				if fi, err := os.Stat(filepath.Join(out, "big.bin.part")); err == nil && fi.Size() > 8<<20 {
+				if fi, err := os.Stat(filepath.Join(out, "big.bin.part")); err == nil && fi.Size() > size/2 {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -297,29 +301,65 @@ func TestPeerGoneMidFile(t *testing.T) {
 				if code := recv.exitCode(t, time.Minute); code == 0 {
 					t.Fatalf("receiver exited 0:\n%s", recv.stderr)
 				}
-			} else {
-				// The sender reports the failure and keeps sharing, so
-				// the receiver may try again; Ctrl-C then ends it.
-				recv.cmd.Process.Signal(syscall.SIGKILL)
-				waitFor(t, sender.stderr, "failed:", time.Minute)
-				sender.cmd.Process.Signal(os.Interrupt)
-				if code := sender.exitCode(t, 30*time.Second); code != 1 {
-					t.Errorf("sender exited %d after Ctrl-C with no receiver done, want 1:\n%s", code, sender.stderr)
+				if _, err := os.Stat(filepath.Join(out, "big.bin")); err == nil {
+					t.Error("a partial file has the final name")
 				}
+				if s := recv.stderr.String(); !strings.Contains(s, "connection") || !strings.Contains(s, "run the same command again to resume") {
+					t.Errorf("receiver's reason does not say the connection was lost and how to resume:\n%s", s)
+				}
+				return
 			}
+			// The sender reports the failure and keeps sharing; the
+			// receiver, run again, resumes.
+			recv.cmd.Process.Signal(syscall.SIGKILL)
+			recv.exitCode(t, 30*time.Second)
+			waitFor(t, sender.stderr, "failed", time.Minute)
 			if _, err := os.Stat(filepath.Join(out, "big.bin")); err == nil {
 				t.Error("a partial file has the final name")
 			}
-			if victim == "sender" {
-				if _, err := os.Stat(filepath.Join(out, "big.bin.part")); err == nil {
-					t.Error("the receiver left its .part file behind")
-				}
-				if s := recv.stderr.String(); !strings.Contains(s, "connection") {
-					t.Errorf("receiver's reason does not say the connection was lost:\n%s", s)
-				}
+			again := start(t, ctx, epicshare, receive...)
+			again.run(t)
+			if code := again.exitCode(t, time.Minute); code != 0 {
+				t.Fatalf("second receive exited %d:\n%s\nsender:\n%s", code, again.stderr, sender.stderr)
 			}
+			if !strings.Contains(again.stderr.String(), "Resuming:") {
+				t.Errorf("second receive does not say it resumed:\n%s", again.stderr)
+			}
+			if testutil.Digest(t, out) != testutil.Digest(t, src) {
+				t.Error("resumed file differs")
+			}
+			waitFor(t, sender.stderr, "verified", 30*time.Second)
+			first := sentBytes(t, sender.stderr.String(), `failed after (\S+ \S+) sent`)
+			second := sentBytes(t, sender.stderr.String(), `was there already, (\S+ \S+) sent`)
+			resent := first + second - size
+			t.Logf("sent %d + %d bytes for a %d-byte file: %d (%.1f %%) sent twice", first, second, size, resent, 100*float64(resent)/size)
+			if resent > size/10 {
+				t.Errorf("%d bytes sent twice, more than 10 %% of the file", resent)
+			}
+			sender.cmd.Process.Signal(os.Interrupt)
+			sender.exitCode(t, 30*time.Second)
 		})
 	}
+}
+
+// sentBytes finds the size that re (one group, like "12.5 MB") matches in
+// a process's output.
+func sentBytes(t testing.TB, out, re string) int64 {
+	t.Helper()
+	m := regexp.MustCompile(re).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no %q in:\n%s", re, out)
+	}
+	var v float64
+	var unit string
+	if _, err := fmt.Sscanf(m[1], "%g %s", &v, &unit); err != nil {
+		t.Fatalf("size %q: %v", m[1], err)
+	}
+	mult := map[string]float64{"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}[unit]
+	if mult == 0 {
+		t.Fatalf("unit in %q", m[1])
+	}
+	return int64(v * mult)
 }
 
 // waitFor polls a process's stderr until it contains want.
