@@ -203,13 +203,22 @@ func (v *recvView) finished(res *transfer.Result, err error) {
 	case errors.Is(err, transfer.ErrDeclined):
 		v.status.SetText("Declined. Nothing was saved.")
 	case err != nil:
-		v.status.SetText("Not received: " + words(err))
+		msg := "Not received: " + words(err)
+		var partial *transfer.PartialError
+		if errors.As(err, &partial) {
+			msg += fmt.Sprintf("\nThe %s that arrived are kept: connect with the same link again to resume.", human.Bytes(partial.Kept))
+		}
+		v.status.SetText(msg)
 		v.u.showError(err)
 		v.u.notify("Receiving failed", words(err))
 	default:
 		v.bar.SetValue(1)
 		v.fileLabel.SetText("")
-		v.status.SetText(fmt.Sprintf("Received %s, every file verified, in %s.", human.Bytes(res.Manifest.Total()), dir))
+		done := fmt.Sprintf("Received %s, every file verified, in %s.", human.Bytes(res.Manifest.Total()), dir)
+		if res.Resumed > 0 {
+			done += fmt.Sprintf(" Resumed: %s had arrived before.", human.Bytes(res.Resumed))
+		}
+		v.status.SetText(done)
 		v.saved = dir
 		v.openBtn.Show()
 		v.u.notify("Files received", fmt.Sprintf("%s, every file verified.", human.Bytes(res.Manifest.Total())))

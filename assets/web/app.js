@@ -76,6 +76,14 @@ function fail(message, tellSender) {
   setTimeout(() => { st.pc?.close(); st.ws?.close(); }, 500);
 }
 
+// noResume says plainly what a browser cannot do after a broken transfer.
+// The desktop app continues where it stopped; a page has no place to keep
+// half a file between visits.
+function noResume() {
+  if (st.index < 0) return "";
+  return " This page cannot resume: opening the link again starts the download over (files already saved stay saved). The EpicShare desktop app resumes where it stopped.";
+}
+
 function send(sig) {
   st.ws.send(JSON.stringify({ type: P.TYPE_SEND, to: st.link.sender, data: st.auth.seal(sig) }));
 }
@@ -112,7 +120,7 @@ async function onSignal(s) {
     };
     pc.ondatachannel = (e) => { if (e.channel.label === P.DATA_CHANNEL_LABEL) channel(e.channel); };
     pc.onconnectionstatechange = () => {
-      if (pc.connectionState === "failed") fail("The connection to the sender broke. Nothing incomplete is offered to save.");
+      if (pc.connectionState === "failed") fail("The connection to the sender broke. Nothing incomplete is offered to save." + noResume());
     };
     await pc.setRemoteDescription({ type: "offer", sdp: s.sdp });
     for (const c of st.pending) await pc.addIceCandidate(c).catch(() => {});
@@ -143,7 +151,7 @@ function channel(dc) {
     }
   };
   dc.onclose = () => {
-    if (!st.over) fail("The sender left before the transfer finished. Nothing incomplete is offered to save.");
+    if (!st.over) fail("The sender left before the transfer finished. Nothing incomplete is offered to save." + noResume());
   };
 }
 
@@ -180,7 +188,7 @@ function onFrame(data) {
     case P.FRAME_CANCEL: {
       let reason = "";
       try { reason = JSON.parse(new TextDecoder().decode(payload)).reason; } catch {}
-      return fail("The sender stopped: " + (reason || "no reason given") + ". Nothing incomplete is offered to save.");
+      return fail("The sender stopped: " + (reason || "no reason given") + ". Nothing incomplete is offered to save." + noResume());
     }
   }
   throw new Error("unexpected frame " + type);
@@ -303,7 +311,7 @@ function fileEnd(sum) {
   try {
     f.url = URL.createObjectURL(new Blob(f.chunks));
   } catch {
-    return fail(`This device has no room left for ${f.path}. Free some space and open the link again.`, "the receiver ran out of storage");
+    return fail(`This device has no room left for ${f.path}. Free some space and open the link again; the download starts over.`, "the receiver ran out of storage");
   }
   f.chunks = null;
   const a = document.createElement("a");

@@ -290,7 +290,7 @@ func TestBrowserInNamespace(t *testing.T) {
 			}
 		}
 		share.Stop()
-		waitStatus("Nothing incomplete is offered", 30*time.Second)
+		waitStatus("This page cannot resume", 30*time.Second) // and says so plainly
 		n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("a.save").length`))
 		must(t, err)
 		if n >= 5 {

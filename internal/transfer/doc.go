@@ -15,14 +15,19 @@
 //
 //	sender                                               receiver
 //	  | --- manifestPart … manifest (JSON Manifest) ------> |  validate, ask the user
-//	  | <-- accept{files?} or cancel{reason} -------------- |  files: only these (default all)
+//	  | <-- accept{files?, resume?} or cancel{reason} ----- |  files: only these (default all)
 //	  | --- data … data, fileEnd{sha256}  (file 0) -------> |  write NAME.part, hash,
-//	  | --- data … data, fileEnd{sha256}  (file 1) -------> |  verify, rename to NAME
+//	  | --- resume-at{offset}, data …, fileEnd (file 1) --> |  verify, rename to NAME
 //	  |                      …                              |
 //	  | <-- done ------------------------------------------ |  every file verified
 //	  | close                                               |
 //
-// Files are sent in manifest order; directories carry no data. Either side
+// Files are sent in manifest order; directories carry no data. A receiver
+// that kept part of a file from a broken transfer lists it in
+// accept.resume with its length and the SHA-256 of those bytes; the sender
+// hashes the same prefix of its file and starts that file with resume-at:
+// the offset where the data continues, or 0 when the prefixes differ. The
+// fileEnd hash always covers the whole file. Either side
 // may send cancel{reason} at any time; the other side stops and reports the
 // reason. The sender finishes on the receiver's done, never on a timer, and
 // the receiver keeps the channel open after done until the sender closes it,
