@@ -16,8 +16,8 @@ type Progress struct {
 	// Resumed counts the bytes an earlier, broken transfer had delivered
 	// already: they were not sent again.
 	Resumed int64
-	Rate      float64 // bytes per second, smoothed; 0 until known
-	Elapsed   time.Duration
+	Rate    float64 // bytes per second, smoothed; 0 until known
+	Elapsed time.Duration
 }
 
 // ETA estimates the time until everything is done; -1 while unknown.

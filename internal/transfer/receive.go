@@ -363,7 +363,7 @@ func openTarget(dir string) (*os.Root, error) {
 type writer struct {
 	root   *os.Root
 	m      Manifest
-	j      *journal // nil: no resume
+	j      *journal          // nil: no resume
 	top    map[string]string // manifest top-level folder → claimed name
 	dirs   []Entry
 	saved  []string
