@@ -1,0 +1,160 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/epicshare/epicshare/internal/rendezvous"
+	"github.com/epicshare/epicshare/internal/session"
+	"github.com/epicshare/epicshare/internal/signal"
+	"github.com/epicshare/epicshare/internal/testutil"
+	"github.com/epicshare/epicshare/internal/transfer"
+)
+
+// restartable is a broker on a fixed loopback address that can be
+// stopped and started again there, as a restarted signal server is.
+type restartable struct {
+	t      *testing.T
+	addr   string
+	url    *url.URL
+	cancel context.CancelFunc
+	served chan error
+}
+
+func newRestartable(t *testing.T) *restartable {
+	t.Helper()
+	r := &restartable{t: t, addr: "127.0.0.1:0"}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *restartable) start() {
+	r.t.Helper()
+	ln, err := net.Listen("tcp", r.addr)
+	if err != nil {
+		r.t.Fatalf("listen again on %s: %v", r.addr, err)
+	}
+	r.addr = ln.Addr().String()
+	r.url = &url.URL{Scheme: "http", Host: r.addr}
+	ctx, cancel := context.WithCancel(r.t.Context())
+	r.cancel, r.served = cancel, make(chan error, 1)
+	b := rendezvous.New(rendezvous.Config{})
+	go func() { r.served <- b.Serve(ctx, ln) }()
+}
+
+// stop shuts the broker down as a restart does: every socket closes.
+func (r *restartable) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	<-r.served
+	r.cancel = nil
+}
+
+// awaitServer returns the first server state that satisfies ok.
+func awaitServer(t *testing.T, ch <-chan session.ServerState, what string, ok func(session.ServerState) bool) session.ServerState {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case st := <-ch:
+			if ok(st) {
+				return st
+			}
+		case <-timeout:
+			t.Fatalf("the share did not report: %s", what)
+		}
+	}
+}
+
+// TestBrokerRestartMidShare restarts the broker while a first receiver is
+// in the middle of a file: that transfer completes (it never passes
+// through the broker), the share reconnects with the same ID, and a
+// second receiver opening the very same link gets everything.
+func TestBrokerRestartMidShare(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	srv := newRestartable(t)
+	src := tree(t, 32<<20)
+	want := testutil.Digest(t, src)
+	ev := newEvents()
+	server := make(chan session.ServerState, 256)
+	o, err := transfer.NewOffer(src)
+	testutil.Must(t, err)
+	s, err := session.Share(ctx, cfg, srv.url, o, session.ShareOptions{
+		OnEvent:  ev.on,
+		OnServer: func(st session.ServerState) { server <- st },
+	})
+	testutil.Must(t, err)
+	defer s.Stop()
+	link := s.Link()
+
+	// The first receiver holds still past 4 MiB until the broker has
+	// been restarted and the share is back on it.
+	midway, restarted := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	first := make(chan error, 1)
+	out1 := t.TempDir()
+	go func() {
+		_, err := session.Receive(ctx, cfg, link, out1, session.ReceiveOptions{ReceiveOptions: transfer.ReceiveOptions{
+			Progress: func(p transfer.Progress) {
+				if p.Done > 4<<20 && p.Done < p.Total {
+					once.Do(func() {
+						close(midway)
+						select {
+						case <-restarted:
+						case <-ctx.Done():
+						}
+					})
+				}
+			},
+		}})
+		first <- err
+	}()
+	select {
+	case <-midway:
+	case err := <-first:
+		t.Fatalf("the first receiver ended before the restart: %v", err)
+	}
+
+	srv.stop()
+	awaitServer(t, server, "lost the server", func(st session.ServerState) bool {
+		return !st.Connected && errors.Is(st.Err, signal.ErrGoingAway)
+	})
+	srv.start()
+	awaitServer(t, server, "back on the server", func(st session.ServerState) bool { return st.Connected })
+	close(restarted)
+
+	if err := <-first; err != nil {
+		t.Fatalf("the first receiver, mid-file during the restart: %v", err)
+	}
+	if got := testutil.Digest(t, filepath.Join(out1, "holiday")); got != want {
+		t.Fatal("the first receiver got a different tree")
+	}
+	if s.Link().String() != link.String() {
+		t.Fatalf("the link changed: %s, was %s", s.Link(), link)
+	}
+	out2 := t.TempDir()
+	if _, err := session.Receive(ctx, cfg, link, out2, session.ReceiveOptions{}); err != nil {
+		t.Fatalf("a new receiver with the same link after the restart: %v", err)
+	}
+	if got := testutil.Digest(t, filepath.Join(out2, "holiday")); got != want {
+		t.Fatal("the second receiver got a different tree")
+	}
+	for range 2 {
+		if e := ev.final(<-ev.done); e.State != session.Done {
+			t.Errorf("sender saw %v: %v", e.State, e.Err)
+		}
+	}
+	if !s.Server().Connected {
+		t.Errorf("Server() = %+v at the end", s.Server())
+	}
+}
