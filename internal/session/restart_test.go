@@ -3,61 +3,16 @@ package session_test
 import (
 	"context"
 	"errors"
-	"net"
-	"net/url"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/epicshare/epicshare/internal/rendezvous"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/signal"
 	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/transfer"
 )
-
-// restartable is a broker on a fixed loopback address that can be
-// stopped and started again there, as a restarted signal server is.
-type restartable struct {
-	t      *testing.T
-	addr   string
-	url    *url.URL
-	cancel context.CancelFunc
-	served chan error
-}
-
-func newRestartable(t *testing.T) *restartable {
-	t.Helper()
-	r := &restartable{t: t, addr: "127.0.0.1:0"}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *restartable) start() {
-	r.t.Helper()
-	ln, err := net.Listen("tcp", r.addr)
-	if err != nil {
-		r.t.Fatalf("listen again on %s: %v", r.addr, err)
-	}
-	r.addr = ln.Addr().String()
-	r.url = &url.URL{Scheme: "http", Host: r.addr}
-	ctx, cancel := context.WithCancel(r.t.Context())
-	r.cancel, r.served = cancel, make(chan error, 1)
-	b := rendezvous.New(rendezvous.Config{})
-	go func() { r.served <- b.Serve(ctx, ln) }()
-}
-
-// stop shuts the broker down as a restart does: every socket closes.
-func (r *restartable) stop() {
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	<-r.served
-	r.cancel = nil
-}
 
 // awaitServer returns the first server state that satisfies ok.
 func awaitServer(t *testing.T, ch <-chan session.ServerState, what string, ok func(session.ServerState) bool) session.ServerState {
@@ -82,14 +37,14 @@ func awaitServer(t *testing.T, ch <-chan session.ServerState, what string, ok fu
 func TestBrokerRestartMidShare(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	srv := newRestartable(t)
+	srv := testutil.StartBroker(t)
 	src := tree(t, 32<<20)
 	want := testutil.Digest(t, src)
 	ev := newEvents()
 	server := make(chan session.ServerState, 256)
 	o, err := transfer.NewOffer(src)
 	testutil.Must(t, err)
-	s, err := session.Share(ctx, cfg, srv.url, o, session.ShareOptions{
+	s, err := session.Share(ctx, cfg, srv.URL(), o, session.ShareOptions{
 		OnEvent:  ev.on,
 		OnServer: func(st session.ServerState) { server <- st },
 	})
@@ -125,11 +80,11 @@ func TestBrokerRestartMidShare(t *testing.T) {
 		t.Fatalf("the first receiver ended before the restart: %v", err)
 	}
 
-	srv.stop()
+	srv.Stop()
 	awaitServer(t, server, "lost the server", func(st session.ServerState) bool {
 		return !st.Connected && errors.Is(st.Err, signal.ErrGoingAway)
 	})
-	srv.start()
+	srv.Start()
 	awaitServer(t, server, "back on the server", func(st session.ServerState) bool { return st.Connected })
 	close(restarted)
 

@@ -16,50 +16,9 @@ import (
 
 	"github.com/epicshare/epicshare/internal/rendezvous"
 	"github.com/epicshare/epicshare/internal/signal"
+	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/wire"
 )
-
-// restartable is a broker on a fixed loopback address that can be
-// stopped and started again there, as a restarted signal server is.
-type restartable struct {
-	t      *testing.T
-	addr   string
-	url    *url.URL
-	cancel context.CancelFunc
-	served chan error
-}
-
-func newRestartable(t *testing.T) *restartable {
-	t.Helper()
-	r := &restartable{t: t, addr: "127.0.0.1:0"}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *restartable) start() {
-	r.t.Helper()
-	ln, err := net.Listen("tcp", r.addr)
-	if err != nil {
-		r.t.Fatalf("listen again on %s: %v", r.addr, err)
-	}
-	r.addr = ln.Addr().String()
-	r.url = &url.URL{Scheme: "http", Host: r.addr}
-	ctx, cancel := context.WithCancel(r.t.Context())
-	r.cancel, r.served = cancel, make(chan error, 1)
-	b := rendezvous.New(rendezvous.Config{})
-	go func() { r.served <- b.Serve(ctx, ln) }()
-}
-
-// stop shuts the broker down gracefully: its peers get CloseGoingAway.
-func (r *restartable) stop() {
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	<-r.served
-	r.cancel = nil
-}
 
 // states collects a Conn's state changes.
 type states chan signal.State
@@ -153,11 +112,11 @@ func TestTokenRefusals(t *testing.T) {
 }
 
 func TestReconnectsAfterBrokerRestart(t *testing.T) {
-	srv := newRestartable(t)
+	srv := testutil.StartBroker(t)
 	ch := make(states, 64)
-	c := dialOpts(t, t.Context(), srv.url, reconnecting(signal.Options{}, ch))
+	c := dialOpts(t, t.Context(), srv.URL(), reconnecting(signal.Options{}, ch))
 	id := c.ID()
-	before := dial(t, srv.url)
+	before := dial(t, srv.URL())
 	if err := before.Send(t.Context(), id, []byte(`{"n":1}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +124,7 @@ func TestReconnectsAfterBrokerRestart(t *testing.T) {
 		t.Fatalf("got %+v", e)
 	}
 
-	srv.stop()
+	srv.Stop()
 	ch.await(t, "reconnecting after the broker shut down", func(st signal.State) bool {
 		return st.Status == signal.Reconnecting && errors.Is(st.Err, signal.ErrGoingAway)
 	})
@@ -183,12 +142,12 @@ func TestReconnectsAfterBrokerRestart(t *testing.T) {
 		t.Fatalf("State while reconnecting = %+v", st)
 	}
 
-	srv.start() // the same address, a broker that knows nothing
+	srv.Start() // the same address, a broker that knows nothing
 	ch.await(t, "connected again", func(st signal.State) bool { return st.Status == signal.Connected })
 	if c.ID() != id || c.State().Status != signal.Connected {
 		t.Fatalf("after reconnecting: ID %q (was %q), state %+v", c.ID(), id, c.State())
 	}
-	after := dial(t, srv.url)
+	after := dial(t, srv.URL())
 	if err := after.Send(t.Context(), id, []byte(`{"n":2}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -327,12 +286,12 @@ func TestReplacedConnectionDoesNotReconnect(t *testing.T) {
 func TestReconnectingStopsOnCloseOrContext(t *testing.T) {
 	for _, how := range []string{"Close", "context"} {
 		t.Run(how, func(t *testing.T) {
-			srv := newRestartable(t)
+			srv := testutil.StartBroker(t)
 			ch := make(states, 64)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			c := dialOpts(t, ctx, srv.url, reconnecting(signal.Options{}, ch))
-			srv.stop()
+			c := dialOpts(t, ctx, srv.URL(), reconnecting(signal.Options{}, ch))
+			srv.Stop()
 			ch.await(t, "a failed redial", func(st signal.State) bool { return st.Attempts >= 1 })
 			if how == "Close" {
 				c.Close()
