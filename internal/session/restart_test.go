@@ -2,16 +2,23 @@ package session_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/signal"
 	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/transfer"
+	"github.com/epicshare/epicshare/internal/wire"
 )
 
 // awaitServer returns the first server state that satisfies ok.
@@ -111,5 +118,45 @@ func TestBrokerRestartMidShare(t *testing.T) {
 	}
 	if !s.Server().Connected {
 		t.Errorf("Server() = %+v at the end", s.Server())
+	}
+}
+
+// TestShareOnABrokerThatIgnoresTokens: a broker from before reclaimable
+// IDs hands out a random ID; the share still works, with that ID.
+func TestShareOnABrokerThatIgnoresTokens(t *testing.T) {
+	id := wire.NewPeerID()
+	var tokens []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		tokens = append(tokens, r.Header.Get(wire.TokenHeader))
+		mu.Unlock()
+		ws, err := (&websocket.Upgrader{Subprotocols: []string{wire.Subprotocol}}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		b, _ := json.Marshal(wire.Envelope{Type: wire.TypeWelcome, ID: id})
+		ws.WriteMessage(websocket.TextMessage, b)
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	o, err := transfer.NewOffer(tree(t, 10))
+	testutil.Must(t, err)
+	s, err := session.Share(t.Context(), cfg, u, o, session.ShareOptions{})
+	testutil.Must(t, err)
+	defer s.Stop()
+	if s.Link().Sender != id {
+		t.Errorf("link names %q, want the broker's %q", s.Link().Sender, id)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(tokens) != 2 || !wire.ValidToken(tokens[0]) || tokens[1] != "" {
+		t.Errorf("tokens presented: %q; want one, then none", tokens)
 	}
 }
