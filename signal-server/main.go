@@ -1,6 +1,7 @@
 // Command signal-server runs the EpicShare broker: peers connect over a
-// WebSocket, get a random ID and exchange signaling messages by ID; the
-// files themselves never pass through it. See package rendezvous.
+// WebSocket, get an ID (random, or derived from a token they present) and
+// exchange signaling messages by ID; the files themselves never pass
+// through it. See package rendezvous.
 package main
 
 import (
@@ -24,7 +25,9 @@ const usage = `Usage: signal-server [flags]
 Runs the EpicShare signaling server. Peers connect to /ws, share links are
 served at /s/ID, /healthz answers "ok" and /metrics has Prometheus figures.
 SIGINT or SIGTERM shut it down gracefully. It keeps no state but the peers
-connected right now, and never sees a link's secret or a file.
+connected right now, and never sees a link's secret or a file. A restart
+does not break share links: a sharing app reconnects with its private
+token and gets the same ID back.
 
 Flags:
 `

@@ -28,6 +28,10 @@ Without --server, the signaling server runs inside this command on --listen
 and the link names this machine's network address, so a second device on
 the same network needs nothing else.
 
+With --server, losing that server (it restarted, the network dropped) does
+not end the share: send says so on standard error, reconnects by itself and
+the same link works again once it is back. Transfers under way go on.
+
 Flags:
 `
 
@@ -83,7 +87,7 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 	}
 
 	out := newSendView(stdio)
-	sharing, err := session.Share(ctx, cfg, base, offer, session.ShareOptions{OnEvent: out.event})
+	sharing, err := session.Share(ctx, cfg, base, offer, session.ShareOptions{OnEvent: out.event, OnServer: out.server})
 	if err != nil {
 		return fail(stdio.Stderr, err)
 	}
@@ -123,10 +127,40 @@ type sendView struct {
 	drawn    int
 	finished int
 	once     sync.Once
+	offline  bool // lost the signaling server and not back yet
 }
 
 func newSendView(stdio IO) *sendView {
 	return &sendView{stdio: stdio, tty: isTerminal(stdio.Stderr), done: make(chan struct{}), lines: map[string]string{}}
+}
+
+// server says when the share loses the signaling server and when it is
+// back: one line each, not one per failed attempt.
+func (v *sendView) server(st session.ServerState) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var line string
+	switch {
+	case !st.Connected && !v.offline:
+		line = fmt.Sprintf("lost the signaling server (%v); reconnecting… transfers under way go on", st.Err)
+	case st.Connected && v.offline:
+		line = "reconnected to the signaling server; the link works again"
+	default:
+		return
+	}
+	v.offline = !st.Connected
+	w := v.stdio.Stderr
+	if !v.tty {
+		fmt.Fprintln(w, line)
+		return
+	}
+	// The line goes below the receivers' lines, which are then drawn
+	// again under it rather than repainted over it.
+	fmt.Fprintf(w, "\r\x1b[2K%s\n", line)
+	v.drawn = 0
+	if len(v.order) > 0 {
+		v.draw("")
+	}
 }
 
 func (v *sendView) intro(link string, m transfer.Manifest, keep bool) {

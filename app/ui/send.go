@@ -41,6 +41,7 @@ type sendView struct {
 	link     *widget.Label
 	qr       *canvas.Image
 	status   *widget.Label
+	offline  *widget.Label // shown while the share is reconnecting to the server
 	rowsBox  *fyne.Container
 	rowsView *container.Scroll
 	rows     map[string]*receiverRow
@@ -123,12 +124,16 @@ func newSendView(u *UI) *sendView {
 	})
 	stopBtn := widget.NewButtonWithIcon("Stop sharing", theme.MediaStopIcon(), v.stop)
 	v.status = widget.NewLabel("Waiting for someone to open the link…")
+	v.offline = widget.NewLabel("")
+	v.offline.Importance = widget.WarningImportance
+	v.offline.Wrapping = fyne.TextWrapWord
+	v.offline.Hide()
 	v.rowsBox = container.NewVBox()
 	v.rowsView = container.NewVScroll(v.rowsBox)
 	v.sharing = container.NewBorder(
 		container.NewHBox(v.qr, container.NewVBox(
 			widget.NewLabelWithStyle("Scan the code or open the link on the other device:", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-			v.link, container.NewHBox(copyBtn, stopBtn), v.status)),
+			v.link, container.NewHBox(copyBtn, stopBtn), v.status, v.offline)),
 		nil, nil, nil,
 		v.rowsView)
 
@@ -215,7 +220,7 @@ func (v *sendView) start() {
 			return
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		s, err := session.Share(ctx, v.u.sessionConfig(), server, offer, session.ShareOptions{OnEvent: v.event})
+		s, err := session.Share(ctx, v.u.sessionConfig(), server, offer, session.ShareOptions{OnEvent: v.event, OnServer: v.server})
 		if err != nil {
 			cancel()
 			v.u.do(func() { v.refresh(); v.u.showError(err) })
@@ -265,6 +270,7 @@ func (v *sendView) ended() {
 	v.mu.Unlock()
 	v.rows = map[string]*receiverRow{}
 	v.rowsBox.RemoveAll()
+	v.offline.Hide()
 	v.content.Objects = []fyne.CanvasObject{v.picking}
 	v.content.Refresh()
 	v.refresh()
@@ -316,6 +322,19 @@ func (v *sendView) event(e session.Event) {
 		case session.Failed:
 			v.u.notify("Sending failed", words(e.Err))
 		}
+	})
+}
+
+// server shows whether the share is connected to the signaling server;
+// called from a session goroutine.
+func (v *sendView) server(st session.ServerState) {
+	v.u.do(func() {
+		if st.Connected {
+			v.offline.Hide()
+			return
+		}
+		v.offline.SetText("Reconnecting to the signaling server… Transfers under way go on; the link works again once it is back.")
+		v.offline.Show()
 	})
 }
 

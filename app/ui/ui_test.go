@@ -260,6 +260,41 @@ func TestUnreachableServerShowsAMessageAndStaysUsable(t *testing.T) {
 	}
 }
 
+// TestServerRestartShowsReconnecting: while a remote signal server is
+// restarted, the sharing screen says the share is reconnecting, and the
+// line goes once it is back, with the link unchanged.
+func TestServerRestartShowsReconnecting(t *testing.T) {
+	u := newTestUI(t)
+	srv := testutil.StartBroker(t)
+	src := t.TempDir()
+	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello"})
+	onUI(func() {
+		u.settings.mode.SetSelected(modeRemote)
+		u.settings.url.SetText(srv.URL().String())
+		u.Drop(uris(filepath.Join(src, "a.txt")))
+		test.Tap(u.send.shareBtn)
+	})
+	eventually(t, 20*time.Second, "the link", func() bool { return u.send.linkText != "" })
+	var link string
+	onUI(func() {
+		link = u.send.linkText
+		if u.send.offline.Visible() {
+			t.Error("the reconnecting line shows while connected")
+		}
+	})
+	srv.Stop()
+	eventually(t, 20*time.Second, "the reconnecting line", func() bool {
+		return u.send.offline.Visible() && strings.Contains(u.send.offline.Text, "Reconnecting")
+	})
+	srv.Start()
+	eventually(t, 30*time.Second, "the reconnecting line to go", func() bool { return !u.send.offline.Visible() })
+	onUI(func() {
+		if u.send.linkText != link || !u.send.active() {
+			t.Errorf("after the restart: link %q (was %q), active %v", u.send.linkText, link, u.send.active())
+		}
+	})
+}
+
 func TestWordsArePlain(t *testing.T) {
 	for _, tc := range []struct {
 		err  error

@@ -1,8 +1,11 @@
 // Package rendezvous is the broker core: it gives every connecting peer a
-// random ID, routes each message to exactly the peer it names (stamping the
-// true sender), and forgets a peer the moment its socket closes, telling the
-// peers it talked to. It keeps no other state, so several brokers could
-// later share the load. The transfer itself never passes through here.
+// random ID, or the ID derived from the token it presents (see
+// wire.TokenHeader), routes each message to exactly the peer it names
+// (stamping the true sender), and forgets a peer the moment its socket
+// closes, telling the peers it talked to. It keeps no other state, so
+// several brokers could later share the load, and a restarted broker gives
+// a returning token holder its old ID. The transfer itself never passes
+// through here.
 //
 // The protocol is defined in package wire. Each socket has one reader
 // goroutine (the HTTP handler's) and one writer goroutine fed by a bounded
@@ -240,23 +243,43 @@ func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader already answered with an HTTP error
 	}
+	refuse := func(code int, reason string) {
+		msg := websocket.FormatCloseMessage(code, reason)
+		conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(b.cfg.WriteWait))
+		conn.Close()
+	}
 	if conn.Subprotocol() != wire.Subprotocol {
 		b.log.Debug("refusing client without protocol", "offered", r.Header.Get("Sec-WebSocket-Protocol"))
 		b.metrics.connRefused.WithLabelValues("version").Inc()
-		msg := websocket.FormatCloseMessage(wire.CloseUnsupportedVersion, "this server speaks "+wire.Subprotocol)
-		conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(b.cfg.WriteWait))
-		conn.Close()
+		refuse(wire.CloseUnsupportedVersion, "this server speaks "+wire.Subprotocol)
 		return
+	}
+	// The token is checked after the upgrade, like the version, so that
+	// the client gets a close code and a reason rather than a bare HTTP
+	// status. It is never logged.
+	var token string
+	if tokens, sent := r.Header[http.CanonicalHeaderKey(wire.TokenHeader)]; sent {
+		if len(tokens) != 1 || !wire.ValidToken(tokens[0]) {
+			b.log.Debug("refusing client with a malformed token", "remote", r.RemoteAddr)
+			b.metrics.connRefused.WithLabelValues("bad-token").Inc()
+			refuse(wire.CloseBadToken, "malformed "+wire.TokenHeader+": want one token of 43 URL-safe base64 characters")
+			return
+		}
+		token = tokens[0]
 	}
 	c := &client{
 		b: b, conn: conn, send: make(chan []byte, b.cfg.SendQueue), contacts: map[string]struct{}{}, done: make(chan struct{}),
 		limit: rate.NewLimiter(rate.Limit(b.cfg.MessageRate), b.cfg.MessageBurst),
 	}
-	if !b.register(c) {
-		msg := websocket.FormatCloseMessage(wire.CloseGoingAway, "server shutting down")
-		conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(b.cfg.WriteWait))
-		conn.Close()
+	ok, replaced := b.register(c, token)
+	if !ok {
+		refuse(wire.CloseGoingAway, "server shutting down")
 		return
+	}
+	if replaced != nil {
+		b.log.Debug("peer ID taken over by a new connection", "peer", c.id, "remote", r.RemoteAddr)
+		b.metrics.connRefused.WithLabelValues("replaced").Inc()
+		replaced.shutdown(wire.CloseReplaced, "a newer connection with the same token took over this peer ID")
 	}
 	b.log.Debug("peer connected", "peer", c.id, "remote", r.RemoteAddr)
 	c.enqueue(wire.Envelope{Type: wire.TypeWelcome, ID: c.id})
@@ -267,37 +290,56 @@ func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
 	b.log.Debug("peer left", "peer", c.id)
 }
 
-func (b *Broker) register(c *client) bool {
+// register gives c its ID: TokenID(token) with a token, else a random
+// one. If a token's ID is connected already, c takes it over, with its
+// contacts, and the older client is returned for the caller to close:
+// only the token holder can do this, and its older socket is most likely
+// half-dead (a laptop that slept, a NAT that forgot the mapping).
+func (b *Broker) register(c *client, token string) (ok bool, replaced *client) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return false
+		return false, nil
 	}
-	for {
-		c.id = wire.NewPeerID()
-		if _, taken := b.peers[c.id]; !taken {
-			break
+	if token != "" {
+		c.id = wire.TokenID(token)
+		replaced = b.peers[c.id]
+	} else {
+		for {
+			c.id = wire.NewPeerID()
+			if _, taken := b.peers[c.id]; !taken {
+				break
+			}
 		}
+	}
+	if replaced != nil {
+		// The ID lives on: whoever talked to it still does, and nobody
+		// is told it left.
+		c.contacts, replaced.contacts = replaced.contacts, nil
+	} else {
+		b.metrics.peers.Inc()
 	}
 	b.peers[c.id] = c
-	b.metrics.peers.Inc()
 	b.wg.Add(1) // for the handler, released in unregister
-	return true
+	return true, replaced
 }
 
-// unregister forgets c and tells its contacts that it left.
+// unregister forgets c and tells its contacts that it left, unless a newer
+// connection took its ID over.
 func (b *Broker) unregister(c *client) {
 	b.mu.Lock()
-	delete(b.peers, c.id)
-	b.metrics.peers.Dec()
 	var notify []*client
-	for id := range c.contacts {
-		if b.closed {
-			break // every peer is going away: no left notices
-		}
-		if other, ok := b.peers[id]; ok {
-			delete(other.contacts, c.id)
-			notify = append(notify, other)
+	if b.peers[c.id] == c {
+		delete(b.peers, c.id)
+		b.metrics.peers.Dec()
+		for id := range c.contacts {
+			if b.closed {
+				break // every peer is going away: no left notices
+			}
+			if other, ok := b.peers[id]; ok {
+				delete(other.contacts, c.id)
+				notify = append(notify, other)
+			}
 		}
 	}
 	c.contacts = nil
@@ -355,6 +397,12 @@ func (c *client) readLoop() {
 // route delivers env from c to its target, stamping the real sender.
 func (b *Broker) route(from *client, env wire.Envelope) {
 	b.mu.Lock()
+	if b.peers[from.id] != from {
+		// A connection being replaced by a newer one with its token:
+		// the ID speaks through the new one only.
+		b.mu.Unlock()
+		return
+	}
 	to, ok := b.peers[env.To]
 	if ok && to != from {
 		from.contacts[to.id] = struct{}{}

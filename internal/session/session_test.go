@@ -300,19 +300,41 @@ func TestBrokerUnreachable(t *testing.T) {
 	}
 }
 
-func TestBrokerShutdownEndsTheShareWithAPlainReason(t *testing.T) {
+// TestBrokerShutdownIsReportedAndTheShareWaits: a broker that goes away
+// no longer ends the share: it says so and keeps trying to come back.
+func TestBrokerShutdownIsReportedAndTheShareWaits(t *testing.T) {
 	b := rendezvous.New(rendezvous.Config{})
 	srv := httptest.NewServer(b)
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
 	o, err := transfer.NewOffer(tree(t, 10))
 	testutil.Must(t, err)
-	s, err := session.Share(t.Context(), cfg, u, o, session.ShareOptions{})
+	server := make(chan session.ServerState, 64)
+	s, err := session.Share(t.Context(), cfg, u, o, session.ShareOptions{OnServer: func(st session.ServerState) { server <- st }})
 	testutil.Must(t, err)
+	if !s.Server().Connected {
+		t.Fatalf("Server() = %+v right after Share", s.Server())
+	}
 	b.Close()
-	<-s.Done()
-	if err := s.Err(); err == nil || err.Error() != "the signaling server shut down" {
-		t.Fatalf("Err = %v", err)
+	select {
+	case st := <-server:
+		if st.Connected || st.Err == nil || !strings.Contains(st.Err.Error(), "the signaling server shut down") {
+			t.Fatalf("OnServer got %+v, want disconnected because the server shut down", st)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the share did not report losing the server")
+	}
+	if st := s.Server(); st.Connected {
+		t.Errorf("Server() = %+v while the broker is gone", st)
+	}
+	select {
+	case <-s.Done():
+		t.Fatalf("the share ended: %v", s.Err())
+	default:
+	}
+	s.Stop()
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err after Stop = %v", err)
 	}
 }
 

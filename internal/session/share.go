@@ -55,6 +55,24 @@ type ShareOptions struct {
 	// one receiver come in order, from its transfer's goroutine, except a
 	// stall report, which comes from a watchdog. It must not block.
 	OnEvent func(Event)
+	// OnServer, if set, is called in order, from one goroutine, whenever
+	// the share loses the signaling server, fails to reach it again, or
+	// is back. It must not block.
+	OnServer func(ServerState)
+}
+
+// ServerState is a share's connection to the signaling server. A share
+// that loses it reconnects by itself and keeps its link: receivers
+// already connected are not affected (their files never pass through the
+// server), and new ones can open the link again once it is back.
+type ServerState struct {
+	// Connected is false while the share is reconnecting.
+	Connected bool
+	// Err, while reconnecting, says why the connection was lost or why
+	// the last attempt to reconnect failed.
+	Err error
+	// Attempts counts the failed attempts since the connection was lost.
+	Attempts int
 }
 
 // Sharing is a share in progress.
@@ -86,22 +104,20 @@ type receiver struct {
 
 // Share registers with the broker at server and serves offer to every
 // receiver that opens the link, until ctx ends or Stop is called.
+//
+// The share's peer ID, and so its link, comes from a private token (see
+// wire.TokenHeader): if the connection to the broker is lost, or the
+// broker restarts, the share reconnects with the same token and the link
+// works again (see ShareOptions.OnServer).
 func Share(ctx context.Context, cfg Config, server *url.URL, offer *transfer.Offer, opts ShareOptions) (*Sharing, error) {
-	sig, err := signal.Dial(ctx, server, signal.Options{Logger: cfg.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
-	}
 	secret := wire.NewSecret()
 	key, err := wire.DeriveKey(secret)
 	if err != nil {
-		sig.Close()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	s := &Sharing{
-		link:      wire.Link{Server: server, Sender: sig.ID(), Secret: secret},
 		key:       key,
-		sig:       sig,
 		offer:     offer,
 		cfg:       cfg,
 		api:       peer.NewAPI(cfg.Peer),
@@ -110,8 +126,36 @@ func Share(ctx context.Context, cfg Config, server *url.URL, offer *transfer.Off
 		done:      make(chan struct{}),
 		receivers: make(map[string]*receiver),
 	}
+	s.sig, err = signal.Dial(ctx, server, signal.Options{Logger: cfg.Logger, Token: wire.NewToken(), Reconnect: true, OnState: s.serverChanged})
+	if errors.Is(err, signal.ErrTokenIgnored) {
+		// An older broker: share all the same, with a link that lasts
+		// as long as this connection.
+		cfg.logger().Warn("this signaling server does not keep peer IDs; the link will not survive losing it", "server", server)
+		s.sig, err = signal.Dial(ctx, server, signal.Options{Logger: cfg.Logger})
+	}
+	if err != nil {
+		cancel(nil)
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	s.link = wire.Link{Server: server, Sender: s.sig.ID(), Secret: secret}
 	go s.serve(ctx)
 	return s, nil
+}
+
+// Server says whether the share is connected to the signaling server.
+func (s *Sharing) Server() ServerState { return serverState(s.sig.State()) }
+
+func serverState(st signal.State) ServerState {
+	return ServerState{Connected: st.Status == signal.Connected, Err: st.Err, Attempts: st.Attempts}
+}
+
+func (s *Sharing) serverChanged(st signal.State) {
+	if st.Status == signal.Closed {
+		return // the share ends too, and says why through Err
+	}
+	if s.opts.OnServer != nil {
+		s.opts.OnServer(serverState(st))
+	}
 }
 
 // Link returns the link to give to receivers.
@@ -137,7 +181,8 @@ func (s *Sharing) StopReceiver(id string) {
 func (s *Sharing) Done() <-chan struct{} { return s.done }
 
 // Err says why the share ended: nil after Stop or when the context ended,
-// the signaling error if the broker connection was lost.
+// the signaling error if the broker connection was lost for good (another
+// connection took the share's ID over, or the broker refused it).
 func (s *Sharing) Err() error {
 	<-s.done
 	return s.err

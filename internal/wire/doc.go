@@ -22,6 +22,32 @@
 // by another peer, and it forgets a peer as soon as its socket closes,
 // telling every peer that peer had exchanged messages with.
 //
+// # Reclaimable IDs
+//
+// A sender's ID is in its share link, so the link would die with the
+// socket. To survive a lost connection or a broker restart, a peer may
+// present a private random token (NewToken, 256 bits) in the TokenHeader
+// of the handshake. The broker then names it TokenID(token), the SHA-256
+// of the token cut to an ID, instead of a random ID: it remembers nothing,
+// yet gives the same ID back to the token holder on any reconnection, and
+// to no one else. A malformed token is refused after the upgrade with
+// CloseBadToken and a reason, as a wrong version is with
+// CloseUnsupportedVersion. If the ID is connected already, the newer
+// socket takes it over and the older one is closed with CloseReplaced
+// (the token holder is back, and its old socket is likely half-dead); the
+// ID's contacts stay its contacts, so nobody is told it left.
+//
+//	sender                        broker
+//	   | --- ws connect, Epicshare-Token: T --> |
+//	   | <-- welcome{id: TokenID(T)} ---------- |   link = <server>/s/TokenID(T)#secret
+//	   |            ... broker restarts ...     |
+//	   | --- ws connect, Epicshare-Token: T --> |   (redialled with backoff)
+//	   | <-- welcome{id: TokenID(T)} ---------- |   the same link works again
+//
+// A client that presents a token checks that the welcome names
+// TokenID(token); a broker that ignores the header gives a random ID and
+// is thereby detected.
+//
 // # Handshake
 //
 // The broker must never be able to read or alter a transfer, so it is not

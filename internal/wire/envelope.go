@@ -15,13 +15,26 @@ const Version = 1
 // CloseUnsupportedVersion.
 var Subprotocol = fmt.Sprintf("epicshare.v%d", Version)
 
+// TokenHeader is the HTTP header of the WebSocket handshake in which a
+// peer may present a token (see NewToken): the broker then gives it the ID
+// TokenID(token) instead of a random one, so the peer gets the same ID
+// back after a reconnection or a broker restart. A header rather than a
+// query parameter keeps the token out of proxies' access logs. Browsers
+// cannot set it; the browser page, a receiver, needs no stable ID.
+const TokenHeader = "Epicshare-Token"
+
 // WebSocket close codes used by the broker (4000-4999 is the range RFC 6455
 // leaves to applications).
 const (
 	// CloseUnsupportedVersion: the client did not offer Subprotocol.
 	CloseUnsupportedVersion = 4001
+	// CloseBadToken: the TokenHeader is not a well-formed token.
+	CloseBadToken = 4002
 	// CloseGoingAway: the broker is shutting down.
 	CloseGoingAway = 4003
+	// CloseReplaced: a newer connection presented the same token and took
+	// this peer ID over.
+	CloseReplaced = 4004
 )
 
 // Message types of Envelope.Type.

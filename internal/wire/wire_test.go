@@ -26,6 +26,30 @@ func TestIDs(t *testing.T) {
 	}
 }
 
+func TestTokens(t *testing.T) {
+	a, b := wire.NewToken(), wire.NewToken()
+	if a == b || !wire.ValidToken(a) || len(a) != 43 {
+		t.Fatalf("tokens %q %q", a, b)
+	}
+	if id := wire.TokenID(a); !wire.ValidPeerID(id) || id != wire.TokenID(a) || id == wire.TokenID(b) {
+		t.Fatalf("TokenID %q is not a deterministic peer ID", id)
+	}
+	// The derivation is fixed by the protocol: SHA-256 of the token's
+	// characters, cut to 16 bytes, base64url (computed by hand here).
+	if got := wire.TokenID(strings.Repeat("A", 42) + "E"); got != "GuswXq5j7W6smrJtRu8Uag" {
+		t.Errorf("TokenID = %q", got)
+	}
+	for _, bad := range []string{
+		"", "short", id, a + "A", a[:42], strings.Repeat("A", 42) + "B", // non-zero padding bits
+		strings.Repeat("A", 42) + "=", strings.Repeat("A", 42) + "/", strings.Repeat("A", 42) + "+",
+		strings.Repeat("A", 41) + " E", strings.Repeat("é", 21) + "A",
+	} {
+		if wire.ValidToken(bad) {
+			t.Errorf("ValidToken(%q) = true", bad)
+		}
+	}
+}
+
 func TestParseLink(t *testing.T) {
 	for _, tc := range []struct {
 		in, server string
