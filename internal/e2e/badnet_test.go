@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,4 +220,51 @@ func TestLinkCut(t *testing.T) {
 				cut, elapsed.Seconds(), strings.Count(logs, "ICE restart offered"), strings.Contains(logs, "connection back"))
 		})
 	}
+}
+
+// BenchmarkBadNetwork reports how long 64 MiB take over the shaped link
+// of TestLossyShapedLink, without and with 5 % loss, next to the time at
+// the link's rate; and, on Pion's virtual network, a file over a path of
+// 100 ms round trip and 5 % loss next to what the Mathis formula allows
+// a TCP-like sender there (see mathisBytesPerSecond).
+func BenchmarkBadNetwork(b *testing.B) {
+	for _, loss := range []int{0, 5} {
+		b.Run(fmt.Sprintf("20Mbit_loss%d", loss), func(b *testing.B) {
+			for b.Loop() {
+				h := newHosts(b)
+				h.shaped(b)
+				if loss > 0 {
+					h.lossy(b, loss)
+				}
+				ctx, cancel := context.WithTimeout(b.Context(), 10*time.Minute)
+				elapsed, _ := h.transfer(b, ctx, badnetSize, nil)
+				cancel()
+				reportTime(b, badnetSize, elapsed, badnetSize*8/badnetBits)
+			}
+		})
+	}
+	b.Run("100msRTT_loss5_vnet", func(b *testing.B) {
+		const size = 8 << 20
+		for b.Loop() {
+			ctx, cancel := context.WithTimeout(b.Context(), 10*time.Minute)
+			elapsed := vnetTransfer(b, ctx, size, 5, 50*time.Millisecond)
+			cancel()
+			reportTime(b, size, elapsed, size/mathisBytesPerSecond(1200, 100*time.Millisecond, 0.05))
+		}
+	})
+}
+
+// reportTime reports a transfer's time to complete next to the
+// theoretical time, in the units tools/benchtable pairs up.
+func reportTime(b *testing.B, size int64, elapsed time.Duration, theory float64) {
+	b.ReportMetric(float64(size)/(1<<20), "MiB")
+	b.ReportMetric(elapsed.Seconds(), "s")
+	b.ReportMetric(theory, "theory-s")
+	b.ReportMetric(float64(size)/elapsed.Seconds()/1e6, "MB/s")
+}
+
+// mathisBytesPerSecond is the Mathis et al. bound on a TCP-like flow:
+// MSS/RTT × C/√p with C = √(3/2) ≈ 1.22.
+func mathisBytesPerSecond(mss float64, rtt time.Duration, p float64) float64 {
+	return mss / rtt.Seconds() * math.Sqrt(1.5) / math.Sqrt(p)
 }
