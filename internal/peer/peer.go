@@ -143,6 +143,7 @@ type Peer struct {
 	stream    *stream          // the same, for closing it when the connection fails
 	back      chan struct{}    // while the connection is lost: closed when ICE connects again
 	restarts  int              // ICE restarts offered
+	closed    chan struct{}    // closed by Close
 	closeOnce sync.Once
 }
 
@@ -163,6 +164,7 @@ func New(api *webrtc.API, cfg Config, role Role, send func(wire.Signal)) (*Peer,
 		send:   send,
 		log:    cfg.logger(),
 		failed: make(chan struct{}),
+		closed: make(chan struct{}),
 		opened: make(chan *stream, 1),
 	}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
@@ -267,12 +269,19 @@ func (p *Peer) recover(back <-chan struct{}) {
 	if p.role != Offerer {
 		restart.Stop()
 	}
+	failed := p.failed
 	for {
 		select {
 		case <-back:
 			return
-		case <-p.failed:
+		case <-p.closed:
 			return
+		case <-failed:
+			// Aborted (the receiver left the broker, or said bye): no
+			// restart can be negotiated any more, but the path may still
+			// come back by itself until giveUp.
+			restart.Stop()
+			failed = nil
 		case <-restart.C:
 			p.restartICE()
 			restart.Reset(restartEvery)
@@ -428,6 +437,7 @@ func (p *Peer) Connect(ctx context.Context) (*Conn, error) {
 func (p *Peer) Close() error {
 	var err error
 	p.closeOnce.Do(func() {
+		close(p.closed)
 		p.fail(ErrFailed)
 		err = p.pc.GracefulClose()
 	})
