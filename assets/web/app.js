@@ -108,7 +108,13 @@ async function onSignal(s) {
     }
     return; // a replay or a forgery: dropped
   }
-  if (s.kind === P.SIGNAL_OFFER) {
+  if (s.kind === P.SIGNAL_OFFER && st.pc) {
+    // The sender restarts ICE after losing the path: answer on the same
+    // connection, so the data channel goes on where it stopped.
+    await st.pc.setRemoteDescription({ type: "offer", sdp: s.sdp });
+    await st.pc.setLocalDescription(await st.pc.createAnswer());
+    send({ kind: P.SIGNAL_ANSWER, sdp: st.pc.localDescription.sdp });
+  } else if (s.kind === P.SIGNAL_OFFER) {
     st.haveOffer = true;
     status("Connecting to the sender…");
     const pc = (st.pc = new RTCPeerConnection({ iceServers: [] }));

@@ -121,7 +121,8 @@ export class Auth {
   open(s) {
     let nonceS = this.nonceS;
     if (s.kind === SIGNAL_OFFER) {
-      if (this.nonceS) throw new Error("replayed offer");
+      // A later offer (an ICE restart) must carry the first one's nonce.
+      if (this.nonceS && s.nonce !== this.nonceS) throw new Error("offer from another handshake");
       nonceS = s.nonce || "";
     }
     if (!TOKEN.test(nonceS)) throw new Error("signal before the handshake");

@@ -26,13 +26,24 @@ var loopback = peer.Config{Interfaces: []string{"lo"}}
 // that keeps each direction in order, as the broker does.
 func pair(t *testing.T, ctx context.Context) (off, ans *peer.Conn) {
 	t.Helper()
-	api := peer.NewAPI(loopback)
+	return pairOn(t, ctx, loopback, loopback, nil)
+}
+
+// pairOn is pair with a configuration per side; offers, if not nil,
+// counts the offers the offerer sends.
+func pairOn(t *testing.T, ctx context.Context, offCfg, ansCfg peer.Config, offers *atomic.Int32) (off, ans *peer.Conn) {
+	t.Helper()
 	toAns, toOff := make(chan wire.Signal, 64), make(chan wire.Signal, 64)
-	o, err := peer.New(api, loopback, peer.Offerer, func(s wire.Signal) { toAns <- s })
+	o, err := peer.New(peer.NewAPI(offCfg), offCfg, peer.Offerer, func(s wire.Signal) {
+		if s.Kind == wire.SignalOffer && offers != nil {
+			offers.Add(1)
+		}
+		toAns <- s
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := peer.New(api, loopback, peer.Answerer, func(s wire.Signal) { toOff <- s })
+	a, err := peer.New(peer.NewAPI(ansCfg), ansCfg, peer.Answerer, func(s wire.Signal) { toOff <- s })
 	if err != nil {
 		t.Fatal(err)
 	}

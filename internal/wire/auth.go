@@ -156,8 +156,11 @@ func (a *Auth) Open(s Signal) error {
 		}
 		nonceR = s.Nonce
 	case s.Kind == SignalOffer && a.in == DirToReceiver:
-		if a.nonceS != "" {
-			return fmt.Errorf("%w: second offer", ErrReplay)
+		// A later offer restarts ICE within the same handshake: it must
+		// carry the sender's nonce of the first (and a new sequence
+		// number, checked below).
+		if a.nonceS != "" && s.Nonce != a.nonceS {
+			return fmt.Errorf("%w: second offer with another nonce", ErrReplay)
 		}
 		nonceS = s.Nonce
 	}

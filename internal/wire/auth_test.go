@@ -137,6 +137,29 @@ func TestHandshakeRefusals(t *testing.T) {
 			t.Fatalf("got %v, want ErrReplay", err)
 		}
 	})
+	t.Run("replayed offer", func(t *testing.T) {
+		r, s, _ := handshake(t)
+		offer := wire.Signal{Kind: wire.SignalOffer, SDP: "v=0"}
+		s.Seal(&offer)
+		if err := r.Open(offer); err != nil {
+			t.Fatalf("a restart offer is refused: %v", err)
+		}
+		if err := r.Open(offer); !errors.Is(err, wire.ErrReplay) {
+			t.Fatalf("got %v, want ErrReplay", err)
+		}
+	})
+	t.Run("offer from another handshake", func(t *testing.T) {
+		r, _, key := handshake(t)
+		other := wire.NewSenderAuth(key)
+		hello := wire.Signal{Kind: wire.SignalHello}
+		wire.NewReceiverAuth(key).Seal(&hello)
+		other.Open(hello)
+		offer := wire.Signal{Kind: wire.SignalOffer, SDP: "v=0"}
+		other.Seal(&offer)
+		if err := r.Open(offer); !errors.Is(err, wire.ErrReplay) {
+			t.Fatalf("got %v, want ErrReplay", err)
+		}
+	})
 	t.Run("unsigned", func(t *testing.T) {
 		r, _, _ := handshake(t)
 		if err := r.Open(candidate("candidate:9")); !errors.Is(err, wire.ErrAuth) {

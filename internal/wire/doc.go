@@ -70,13 +70,21 @@
 //	   | <== candidate{…, seq n, mac(…)}, both ways ============> |  a bad tag or an old seq: dropped
 //	   | <================ DTLS + data channel, peer to peer ===> |  certificates must match the
 //	   |                            |                             |  fingerprints in the signed SDP
+//	   |  ... the path is lost for a few seconds ...              |
+//	   | <-- offer{sdp', nS, seq m, mac(offer, nR, nS, sdp')} --- |  ICE restart: same nS, new
+//	   | --- answer{sdp', seq k, mac(…)} -----------------------> |  ICE credentials; DTLS and
+//	   | <== candidate{…} both ways =============================> |  the data channel go on
+//	   |  ... the files are received and verified ...             |
 //	   | --- ws close ------------> | --- left{peer:R} -------->  |
 //
 // Because each SDP names its side's DTLS certificate fingerprint and Pion
 // refuses a certificate that does not match, a broker that wants to sit in
 // the middle must rewrite the SDP, and the tag gives it away. Nonces make
 // every tag valid for one handshake only; sequence numbers refuse replays
-// within it. A bye is honoured unsigned: whoever could forge one could as
+// within it. That is also why a later offer (an ICE restart, which the
+// sender makes when the peer-to-peer path is lost mid-transfer) is taken
+// only with the sender's nonce of the first one: the receiver therefore
+// keeps its broker connection until the transfer ends. A bye is honoured unsigned: whoever could forge one could as
 // well drop messages. Both ends can show VerificationCode, derived from
 // both fingerprints, for people who want to compare screens.
 //

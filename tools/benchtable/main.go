@@ -1,7 +1,8 @@
 // Command benchtable turns `go test -bench` output (stdin) into a Markdown
 // table (stdout): the median of every metric of every benchmark over its
 // runs, and for throughput the ratio to the raw-TCP baseline measured in
-// the same run. `make bench` writes it to bench/results.md.
+// the same run; then, for benchmarks that report a time to complete ("s")
+// and a theoretical time ("theory-s"), both side by side. `make bench` writes it to bench/results.md.
 package main
 
 import (
@@ -43,7 +44,9 @@ func parse(r io.Reader) (*results, error) {
 		}
 		name := strings.TrimPrefix(f[0], "Benchmark")
 		if i := strings.LastIndexByte(name, '-'); i > 0 {
-			name = name[:i] // drop -GOMAXPROCS
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i] // drop -GOMAXPROCS
+			}
 		}
 		if res.vals[name] == nil {
 			res.order = append(res.order, name)
@@ -102,7 +105,32 @@ func run(in io.Reader, out io.Writer) error {
 			fmt.Fprintf(out, "| %s | %s | %.4g | %d | %s |\n", name, unit, median(v), len(v), ratio)
 		}
 	}
+	timesTable(out, res)
 	return nil
+}
+
+// timesTable lists the benchmarks that report a time to complete ("s")
+// next to a theoretical time ("theory-s"): the bad-network transfers.
+func timesTable(out io.Writer, res *results) {
+	header := false
+	for _, name := range res.order {
+		got, theory := res.vals[name]["s"], res.vals[name]["theory-s"]
+		if len(got) == 0 || len(theory) == 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprint(out, "\n## Time to complete on bad networks\n\n")
+			fmt.Fprintln(out, "| path | size | time to complete | theoretical | × theoretical | runs |")
+			fmt.Fprintln(out, "| --- | --- | --- | --- | --- | --- |")
+			header = true
+		}
+		size := ""
+		if v := res.vals[name]["MiB"]; len(v) > 0 {
+			size = fmt.Sprintf("%.4g MiB", median(v))
+		}
+		g, th := median(got), median(theory)
+		fmt.Fprintf(out, "| %s | %s | %.1f s | %.1f s | %.2f× | %d |\n", name, size, g, th, g/th, len(got))
+	}
 }
 
 // machine describes where the figures were measured.

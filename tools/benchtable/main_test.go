@@ -12,6 +12,9 @@ BenchmarkSendReceive-2   	       1	27317413083 ns/op	  30.00 MB/s	        18.54 
 BenchmarkSendReceive-2   	       1	28766992145 ns/op	  35.00 MB/s	        19.00 recv-cpu-s
 BenchmarkRawTCP-2        	       1	1404973024 ns/op	 700.00 MB/s	         1.397 recv-cpu-s
 BenchmarkRawTCP-2        	       1	1404973024 ns/op	 800.00 MB/s	         1.397 recv-cpu-s
+BenchmarkBadNetwork/20Mbit_loss5-2 	       1	40000000000 ns/op	        64.00 MiB	        40.00 s	        26.84 theory-s	         1.678 MB/s
+BenchmarkBadNetwork/20Mbit_loss5-2 	       1	44000000000 ns/op	        64.00 MiB	        44.00 s	        26.84 theory-s	         1.525 MB/s
+BenchmarkBadNetwork/20Mbit_loss5 	       1	42000000000 ns/op	        64.00 MiB	        42.00 s	        26.84 theory-s	         1.598 MB/s
 PASS
 `
 	var out strings.Builder
@@ -22,6 +25,8 @@ PASS
 		"| SendReceive | MB/s | 35 | 3 | 0.047× |",
 		"| SendReceive | recv-cpu-s | 19 | 3 |  |",
 		"| RawTCP | MB/s | 750 | 2 | 1.000× |",
+		"| BadNetwork/20Mbit_loss5 | s | 42 | 3 |  |",
+		"| BadNetwork/20Mbit_loss5 | 64 MiB | 42.0 s | 26.8 s | 1.56× | 3 |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
