@@ -123,6 +123,8 @@ func NewAPI(cfg Config) *webrtc.API {
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	} else {
+		se.SetNet(newBufferedNet())
 	}
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }

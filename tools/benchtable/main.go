@@ -1,7 +1,7 @@
 // Command benchtable turns `go test -bench` output (stdin) into a Markdown
 // table (stdout): the median of every metric of every benchmark over its
-// runs, and for throughput the ratio to the raw-TCP baseline measured in
-// the same run; then, for benchmarks that report a time to complete ("s")
+// runs, and for throughput the ratios to the raw-TCP and plain-Pion
+// baselines measured in the same run; the speed goals, met or not; then, for benchmarks that report a time to complete ("s")
 // and a theoretical time ("theory-s"), both side by side. `make bench` writes it to bench/results.md.
 package main
 
@@ -18,7 +18,29 @@ import (
 	"time"
 )
 
-const baseline = "RawTCP"
+// Baselines measured in the same run: raw TCP over loopback, and a plain
+// Pion data channel without EpicShare's tuning.
+const (
+	baseline = "RawTCP"
+	pionBase = "PlainPion"
+)
+
+// goal is a target of the speed issue, checked against a median.
+type goal struct {
+	bench, unit, what string
+	limit             float64
+	atLeast           bool
+}
+
+var goals = []goal{
+	{"SendReceive", "MB/s", "desktop→desktop, 1 GiB over loopback", 120, true},
+	{"SendReceive", "send-cpu-s", "sender CPU seconds per GiB", 8, false},
+	{"SendReceive", "recv-cpu-s", "receiver CPU seconds per GiB", 8, false},
+	{"SendReceive", "send-rss-MiB", "sender peak RSS (MiB)", 64, false},
+	{"SendReceive", "recv-rss-MiB", "receiver peak RSS (MiB)", 64, false},
+	{"Browser", "MB/s", "desktop→Chromium, 256 MiB", 30, true},
+	{"FirstByte", "first-byte-ms", "link opened → first byte (ms)", 300, false},
+}
 
 func main() {
 	if err := run(os.Stdin, os.Stdout); err != nil {
@@ -89,24 +111,64 @@ func run(in io.Reader, out io.Writer) error {
 		return fmt.Errorf("no benchmark results on stdin")
 	}
 	fmt.Fprintf(out, "# Benchmark results\n\n%s\n\n", machine())
-	base := 0.0
-	if v := res.vals[baseline]["MB/s"]; len(v) > 0 {
-		base = median(v)
+	rate := func(name string) float64 {
+		if v := res.vals[name]["MB/s"]; len(v) > 0 {
+			return median(v)
+		}
+		return 0
 	}
-	fmt.Fprintln(out, "| benchmark | metric | median | runs | vs raw TCP |")
-	fmt.Fprintln(out, "| --- | --- | --- | --- | --- |")
+	base, pion := rate(baseline), rate(pionBase)
+	ratio := func(v, base float64) string {
+		if base == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.3f×", v/base)
+	}
+	fmt.Fprintln(out, "| benchmark | metric | median | runs | vs raw TCP | vs plain Pion |")
+	fmt.Fprintln(out, "| --- | --- | --- | --- | --- | --- |")
 	for _, name := range res.order {
 		for _, unit := range res.units[name] {
 			v := res.vals[name][unit]
-			ratio := ""
-			if unit == "MB/s" && base > 0 {
-				ratio = fmt.Sprintf("%.3f×", median(v)/base)
+			r1, r2 := "", ""
+			if unit == "MB/s" {
+				r1, r2 = ratio(median(v), base), ratio(median(v), pion)
 			}
-			fmt.Fprintf(out, "| %s | %s | %.4g | %d | %s |\n", name, unit, median(v), len(v), ratio)
+			fmt.Fprintf(out, "| %s | %s | %.4g | %d | %s | %s |\n", name, unit, median(v), len(v), r1, r2)
 		}
 	}
+	goalsTable(out, res, pion)
 	timesTable(out, res)
 	return nil
+}
+
+// goalsTable compares the medians with the speed issue's goals.
+func goalsTable(out io.Writer, res *results, pion float64) {
+	fmt.Fprint(out, "\n## Against the goals\n\n")
+	fmt.Fprintln(out, "| figure | median | goal | met |")
+	fmt.Fprintln(out, "| --- | --- | --- | --- |")
+	row := func(what string, got float64, cmp string, limit float64, ok bool) {
+		met := "no"
+		if ok {
+			met = "yes"
+		}
+		fmt.Fprintf(out, "| %s | %.4g | %s %.4g | %s |\n", what, got, cmp, limit, met)
+	}
+	for _, g := range goals {
+		v := res.vals[g.bench][g.unit]
+		if len(v) == 0 {
+			continue
+		}
+		m := median(v)
+		if g.atLeast {
+			row(g.what, m, "≥", g.limit, m >= g.limit)
+		} else {
+			row(g.what, m, "≤", g.limit, m <= g.limit)
+		}
+	}
+	if v := res.vals["SendReceive"]["MB/s"]; len(v) > 0 && pion > 0 {
+		r := median(v) / pion
+		row("desktop→desktop vs plain Pion (×)", r, "≥", 4, r >= 4)
+	}
 }
 
 // timesTable lists the benchmarks that report a time to complete ("s")
@@ -148,6 +210,6 @@ func machine() string {
 	if b, err := exec.Command("go", "version").Output(); err == nil {
 		goVersion = strings.TrimSpace(string(b))
 	}
-	return fmt.Sprintf("Measured %s on %d × %s, %s. Medians of the runs; throughput also as a ratio to raw TCP over loopback measured in the same run.",
+	return fmt.Sprintf("Measured %s on %d × %s, %s. Medians of the runs; throughput also as ratios to raw TCP over loopback and to a plain Pion data channel, both measured in the same run.",
 		time.Now().Format("2006-01-02"), runtime.NumCPU(), cpu, goVersion)
 }
