@@ -311,3 +311,61 @@ func TestWordsArePlain(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokenTransferResumesThroughTheWidgets: the sender stops sharing in
+// the middle of a file; the window says what it kept and how to resume;
+// the sender shares the same files again and the receiver, given the new
+// link, resumes and says so.
+func TestBrokenTransferResumesThroughTheWidgets(t *testing.T) {
+	sender, receiver := newTestUI(t), newTestUI(t)
+	src := t.TempDir()
+	testutil.RandomFile(t, filepath.Join(src, "big.bin"), 64<<20)
+	out := t.TempDir()
+	receiver.settings.setDownloads(out)
+	onUI(func() { receiver.tabs.SelectIndex(1) })
+
+	// share taps Share (the dropped file stays listed after a stop) and
+	// returns the new link.
+	onUI(func() { sender.Drop(uris(filepath.Join(src, "big.bin"))) })
+	share := func(prev string) string {
+		onUI(func() { test.Tap(sender.send.shareBtn) })
+		var link string
+		eventually(t, 20*time.Second, "the link", func() bool {
+			link = sender.send.linkText
+			return link != "" && link != prev
+		})
+		return link
+	}
+	receive := func(link string) {
+		onUI(func() {
+			receiver.recv.entry.SetText(link)
+			receiver.recv.entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+		})
+		eventually(t, 30*time.Second, "the offer", func() bool { return receiver.recv.decision.Visible() })
+		onUI(func() { test.Tap(receiver.recv.acceptBtn) })
+	}
+
+	first := share("")
+	receive(first)
+	eventually(t, time.Minute, "some data", func() bool { return receiver.recv.bar.Value > 0.05 })
+	onUI(sender.send.stop)
+	eventually(t, time.Minute, "the failure", func() bool { return strings.Contains(receiver.recv.status.Text, "Not received") })
+	var status string
+	onUI(func() { status = receiver.recv.status.Text })
+	if !strings.Contains(status, "connect with the same link again to resume") {
+		t.Fatalf("after a broken transfer the window says %q", status)
+	}
+	eventually(t, 20*time.Second, "the sender back to picking", func() bool {
+		return len(sender.send.content.Objects) == 1 && sender.send.content.Objects[0] == sender.send.picking
+	})
+
+	receive(share(first))
+	eventually(t, time.Minute, "the files", func() bool { return receiver.recv.openBtn.Visible() })
+	onUI(func() { status = receiver.recv.status.Text })
+	if !strings.Contains(status, "Resumed:") {
+		t.Errorf("a resumed transfer says %q", status)
+	}
+	if testutil.Digest(t, out) != testutil.Digest(t, src) {
+		t.Error("the resumed file differs")
+	}
+}
