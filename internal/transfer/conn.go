@@ -97,3 +97,42 @@ func unexpected(t byte, want string) error {
 	}
 	return fmt.Errorf("%w: got %s, want %s", ErrProtocol, frameName(t), want)
 }
+
+// writeJoined sends b as frames of type part, the last one of type last,
+// so that a JSON message larger than a frame gets through.
+func (c *conn) writeJoined(part, last byte, b []byte) error {
+	for len(b) > MaxPayload {
+		if err := c.fw.write(part, b[:MaxPayload]); err != nil {
+			return err
+		}
+		b = b[MaxPayload:]
+	}
+	return c.fw.write(last, b)
+}
+
+// readJoined reads what writeJoined sent, up to maxManifest bytes; a cancel
+// frame instead returns the other side's reason. tooBig is the error a
+// longer message is wrapped in.
+func (c *conn) readJoined(part, last byte, tooBig error) ([]byte, error) {
+	var b []byte
+	for {
+		t, payload, err := c.fr.next()
+		if err != nil {
+			return nil, err
+		}
+		switch t {
+		case part, last:
+		case frameCancel:
+			return nil, peerCanceled(payload)
+		default:
+			return nil, unexpected(t, frameName(last))
+		}
+		if len(b)+len(payload) > maxManifest {
+			return nil, fmt.Errorf("%w: %s larger than %d bytes", tooBig, frameName(last), maxManifest)
+		}
+		b = append(b, payload...)
+		if t == last {
+			return b, nil
+		}
+	}
+}

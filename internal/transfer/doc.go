@@ -15,13 +15,16 @@
 //
 //	sender                                               receiver
 //	  | --- manifestPart … manifest (JSON Manifest) ------> |  validate, ask the user
-//	  | <-- accept{files?, resume?} or cancel{reason} ----- |  files: only these (default all)
+//	  | <-- acceptPart … accept{files?, resume?} ---------- |  files: only these (default all)
+//	  |     or cancel{reason}                               |
 //	  | --- data … data, fileEnd{sha256}  (file 0) -------> |  write NAME.part, hash,
 //	  | --- resume-at{offset}, data …, fileEnd (file 1) --> |  verify, rename to NAME
 //	  |                      …                              |
 //	  | <-- done ------------------------------------------ |  every file verified
 //	  | close                                               |
 //
+// The manifest and the accept are JSON that may span several frames (the
+// accept of a resumed share of many files names each file still wanted).
 // Files are sent in manifest order; directories carry no data. A receiver
 // that kept part of a file from a broken transfer lists it in
 // accept.resume with its length and the SHA-256 of those bytes; the sender

@@ -17,6 +17,7 @@ const (
 	frameDone         byte = 6 // R→S: every file verified
 	frameCancel       byte = 7 // both: JSON cancel{reason}
 	frameResumeAt     byte = 8 // S→R: 8-byte offset the next file's data starts at
+	frameAcceptPart   byte = 9 // R→S: a piece of the Accept JSON, more follows
 )
 
 const (
@@ -26,7 +27,8 @@ const (
 	headerSize = 5
 	// MaxPayload is the largest payload of one frame.
 	MaxPayload = MaxFrame - headerSize
-	// maxManifest bounds the manifest JSON a receiver accepts (about 50k files).
+	// maxManifest bounds the manifest JSON a receiver accepts (about 50k
+	// files), and the Accept JSON a sender accepts.
 	maxManifest = 8 << 20
 )
 
@@ -34,7 +36,7 @@ func frameName(t byte) string {
 	switch t {
 	case frameManifestPart, frameManifest:
 		return "manifest"
-	case frameAccept:
+	case frameAcceptPart, frameAccept:
 		return "accept"
 	case frameData:
 		return "data"

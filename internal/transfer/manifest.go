@@ -116,7 +116,8 @@ func parentOf(p string) string {
 
 // ValidatePath checks one manifest path: relative, '/'-separated, valid
 // UTF-8, no empty, "." or ".." element, no backslash, NUL or control
-// character, no drive letter, and within the length limits.
+// character, no drive letter, no top-level name that EpicShare reserves for
+// its own files (".epicshare-…"), and within the length limits.
 func ValidatePath(p string) error {
 	bad := func(why string) error {
 		q := p
@@ -148,6 +149,9 @@ func ValidatePath(p string) error {
 			return bad("has an element longer than 255 bytes")
 		case i == 0 && len(el) >= 2 && el[1] == ':' && isLetter(el[0]):
 			return bad("starts with a drive letter")
+		case i == 0 && strings.HasPrefix(el, journalPrefix):
+			// A receiver keeps its resume journals under such names.
+			return bad("is reserved for EpicShare's own files")
 		}
 	}
 	return nil

@@ -125,7 +125,7 @@ func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts Recei
 		return fail(err)
 	}
 	b, _ := json.Marshal(accept)
-	if err := c.fw.write(frameAccept, b); err != nil {
+	if err := c.writeJoined(frameAcceptPart, frameAccept, b); err != nil {
 		return fail(readErr(ctx, err))
 	}
 
@@ -186,27 +186,11 @@ func (c *conn) linger() {
 }
 
 func (c *conn) readManifest() (Manifest, error) {
-	var b []byte
-	for {
-		t, payload, err := c.fr.next()
-		if err != nil {
-			return Manifest{}, err
-		}
-		switch t {
-		case frameManifestPart, frameManifest:
-		case frameCancel:
-			return Manifest{}, peerCanceled(payload)
-		default:
-			return Manifest{}, unexpected(t, "manifest")
-		}
-		if len(b)+len(payload) > maxManifest {
-			return Manifest{}, fmt.Errorf("%w: larger than %d bytes", ErrBadManifest, maxManifest)
-		}
-		b = append(b, payload...)
-		if t == frameManifest {
-			return DecodeManifest(b)
-		}
+	b, err := c.readJoined(frameManifestPart, frameManifest, ErrBadManifest)
+	if err != nil {
+		return Manifest{}, err
 	}
+	return DecodeManifest(b)
 }
 
 // receiveFile reads the data frames of one file into NAME.part, verifies
@@ -489,7 +473,15 @@ func (w *writer) finish(i int, e Entry, tmp string) error {
 	if !strings.Contains(e.Path, "/") {
 		w.saved = append(w.saved, name)
 	}
-	return w.j.record(journalLine{Kind: "done", File: i, Name: name})
+	if w.j == nil {
+		return nil
+	}
+	delete(w.j.part, i) // the .part is gone: a later discard must not touch its name
+	var mtime int64
+	if fi, err := w.root.Lstat(name); err == nil {
+		mtime = fi.ModTime().UnixNano()
+	}
+	return w.j.record(journalLine{Kind: "done", File: i, Name: name, MTime: mtime})
 }
 
 // maxClaims bounds the "name (n).ext" search.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -34,7 +35,14 @@ type ResumePoint struct {
 //
 //	{"k":"top","p":"photos","name":"photos (1)"}   a top-level folder's name
 //	{"k":"part","i":3,"name":"photos (1)/a.jpg.part"}
-//	{"k":"done","i":3,"name":"photos (1)/a.jpg"}
+//	{"k":"done","i":3,"name":"photos (1)/a.jpg","mtime":1764000000000000000}
+//
+// The journal is a hint, never trusted with the user's files: a name in it
+// counts only if it is one this receiver could have given that entry
+// ("a.txt.part", "a (2).txt.part"), a done file must still have its size and
+// modification time, and a .part's content is checked by the sender's hash.
+// Senders cannot plant a journal: top-level names starting ".epicshare-"
+// are refused in a manifest.
 //
 // A torn last line (the process died while writing it) is ignored. The
 // journal is removed when every file verified, or when the receiver gives
@@ -52,6 +60,15 @@ type journalLine struct {
 	Path string `json:"p,omitempty"`
 	File int    `json:"i,omitempty"`
 	Name string `json:"name"`
+	// A done file's modification time (Unix nanoseconds): a file put
+	// there since under the same name and size is not taken for it.
+	MTime int64 `json:"mtime,omitempty"`
+}
+
+// doneFile is a file an earlier attempt verified and saved.
+type doneFile struct {
+	name  string
+	mtime int64
 }
 
 type journal struct {
@@ -60,7 +77,7 @@ type journal struct {
 	f    *os.File
 	top  map[string]string // manifest top-level folder → its local name
 	part map[int]string    // entry index → its .part file
-	done map[int]string    // entry index → its verified local file
+	done map[int]doneFile  // entry index → its verified local file
 }
 
 // journalName names the journal of a manifest.
@@ -85,7 +102,7 @@ func openJournal(root *os.Root, m Manifest) (*journal, error) {
 		return nil, nil
 	}
 	j := &journal{root: root, name: name, f: f,
-		top: make(map[string]string), part: make(map[int]string), done: make(map[int]string)}
+		top: make(map[string]string), part: make(map[int]string), done: make(map[int]doneFile)}
 	tops := make(map[string]bool)
 	for _, e := range m.Entries {
 		if first, _, nested := strings.Cut(e.Path, "/"); nested || e.Dir {
@@ -106,11 +123,19 @@ func openJournal(root *os.Root, m Manifest) (*journal, error) {
 		case l.Kind == "part" && fileOK:
 			j.part[l.File] = l.Name
 		case l.Kind == "done" && fileOK:
-			j.done[l.File] = l.Name
+			j.done[l.File] = doneFile{l.Name, l.MTime}
 			delete(j.part, l.File)
 		}
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+	// Appending after a torn last line would join the next line to it.
+	end, err := f.Seek(0, io.SeekEnd)
+	if err == nil && end > 0 {
+		last := make([]byte, 1)
+		if _, err = f.ReadAt(last, end-1); err == nil && last[0] != '\n' {
+			_, err = f.Write([]byte{'\n'})
+		}
+	}
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open resume journal: %w", err)
 	}
@@ -134,8 +159,13 @@ func (j *journal) finish() {
 	if j == nil {
 		return
 	}
+	// Removed while still locked, so no other receiver takes it up; a
+	// system that cannot remove an open file gets a second try.
+	err := j.root.Remove(j.name)
 	j.f.Close()
-	j.root.Remove(j.name)
+	if err != nil {
+		j.root.Remove(j.name)
+	}
 }
 
 // keep closes the journal, leaving it and every partial file for a resume.
@@ -163,7 +193,7 @@ func (j *journal) topFolder(p string) (string, bool) {
 		return "", false
 	}
 	name, ok := j.top[p]
-	if !ok {
+	if !ok || !isClaim(name, p) {
 		return "", false
 	}
 	fi, err := j.root.Lstat(name)
@@ -191,12 +221,14 @@ func (w *writer) plan() (Accept, error) {
 		if e.Dir {
 			continue
 		}
-		if name, ok := w.j.done[i]; ok {
-			if fi, err := w.root.Lstat(name); err == nil && fi.Mode().IsRegular() && fi.Size() == e.Size {
+		final := w.local(e.Path)
+		if d, ok := w.j.done[i]; ok && isClaim(d.name, final) {
+			fi, err := w.root.Lstat(d.name)
+			if err == nil && fi.Mode().IsRegular() && fi.Size() == e.Size && fi.ModTime().UnixNano() == d.mtime {
 				w.skip[i] = true
 				skipped = true
 				if !strings.Contains(e.Path, "/") {
-					w.saved = append(w.saved, name)
+					w.saved = append(w.saved, d.name)
 				}
 				continue
 			}
@@ -206,14 +238,21 @@ func (w *writer) plan() (Accept, error) {
 		if !ok {
 			continue
 		}
+		delete(w.j.part, i) // known again only if it is continued
+		if !isClaim(part, final+".part") {
+			continue // not a name this receiver would have given it
+		}
 		st, err := w.hashPart(part, e.Size)
 		if err != nil {
 			return a, err
 		}
 		if st == nil || st.offset == 0 {
-			w.root.Remove(part) // nothing to continue; a fresh one is made
+			if st != nil {
+				w.root.Remove(part) // nothing to continue; a fresh one is made
+			}
 			continue
 		}
+		w.j.part[i] = part
 		w.resume[i] = st
 		a.Resume = append(a.Resume, ResumePoint{File: i, Offset: st.offset, SHA256: st.h.Sum(nil)})
 	}
@@ -229,6 +268,9 @@ func (w *writer) plan() (Accept, error) {
 // hashPart hashes a .part file left by an earlier attempt; nil if there is
 // none worth continuing.
 func (w *writer) hashPart(name string, size int64) (*resumeState, error) {
+	if fi, err := w.root.Lstat(name); err != nil || !fi.Mode().IsRegular() {
+		return nil, nil // gone, or not a file this receiver made
+	}
 	f, err := w.root.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -246,6 +288,29 @@ func (w *writer) hashPart(name string, size int64) (*resumeState, error) {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return st, nil
+}
+
+// isClaim reports whether name is one that claim could have given want:
+// want itself or "stem (n).ext" in the same folder.
+func isClaim(name, want string) bool {
+	if name == want {
+		return true
+	}
+	dir, base := "", want
+	if i := strings.LastIndexByte(want, '/'); i >= 0 {
+		dir, base = want[:i+1], want[i+1:]
+	}
+	stem, ext := splitExt(base)
+	rest, ok := strings.CutPrefix(name, dir+stem+" (")
+	if !ok {
+		return false
+	}
+	n, ok := strings.CutSuffix(rest, ")"+ext)
+	if !ok {
+		return false
+	}
+	v, err := strconv.Atoi(n)
+	return err == nil && v > 0 && v < maxClaims && strconv.Itoa(v) == n
 }
 
 // validResume checks a receiver's resume points against the manifest.

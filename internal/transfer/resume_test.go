@@ -1,6 +1,7 @@
 package transfer_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -128,5 +129,34 @@ func TestResumeCanceledByTheReceiver(t *testing.T) {
 		} else if entries, _ := os.ReadDir(dst); len(entries) != 0 {
 			t.Errorf("a canceled resume left %v", entries)
 		}
+	}
+}
+
+// A file finished by a resumed attempt stays when that attempt is then
+// canceled, even under a name its .part once had.
+func TestCancelAfterResumeKeepsWhatItFinished(t *testing.T) {
+	src := t.TempDir()
+	testutil.RandomFile(t, filepath.Join(src, "a.txt"), 2<<20)
+	testutil.RandomFile(t, filepath.Join(src, "a.txt.part"), 10<<10) // a file really named so
+	testutil.RandomFile(t, filepath.Join(src, "c.bin"), 2<<20)
+	o, err := transfer.NewOffer(filepath.Join(src, "a.txt"), filepath.Join(src, "a.txt.part"), filepath.Join(src, "c.bin"))
+	testutil.Must(t, err)
+	dst := t.TempDir()
+	breakAfter(t, o, dst, 1<<20) // in a.txt, kept as a.txt.part
+
+	// The rest of a.txt, all of a.txt.part, then half of c.bin.
+	_, err, _ = resume(t, o, dst, transfer.ReceiveOptions{}, 2<<20)
+	if !errors.Is(err, transfer.ErrCanceled) {
+		t.Fatalf("got %v, want ErrCanceled", err)
+	}
+	for _, name := range []string{"a.txt", "a.txt.part"} {
+		want, _ := os.ReadFile(filepath.Join(src, name))
+		got, err := os.ReadFile(filepath.Join(dst, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s, finished before the cancel: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dst, "c.bin")); err == nil {
+		t.Error("c.bin arrived whole though canceled")
 	}
 }

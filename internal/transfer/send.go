@@ -78,28 +78,25 @@ func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOption
 	if err := c.sendManifest(o.Manifest); err != nil {
 		return readErr(ctx, err)
 	}
-	t, payload, err := c.fr.next()
+	b, err := c.readJoined(frameAcceptPart, frameAccept, ErrProtocol)
 	if err != nil {
+		var pe *PeerError
+		if errors.As(err, &pe) || errors.Is(err, ErrProtocol) {
+			return err
+		}
 		return readErr(ctx, err)
 	}
 	var accept Accept
-	switch t {
-	case frameAccept:
-		if err := json.Unmarshal(payload, &accept); err != nil {
-			return fmt.Errorf("%w: bad accept: %v", ErrProtocol, err)
+	if err := json.Unmarshal(b, &accept); err != nil {
+		return fmt.Errorf("%w: bad accept: %v", ErrProtocol, err)
+	}
+	for _, i := range accept.Files {
+		if i < 0 || i >= len(o.Manifest.Entries) || o.Manifest.Entries[i].Dir {
+			return fmt.Errorf("%w: accept names entry %d, which is not a file", ErrProtocol, i)
 		}
-		for _, i := range accept.Files {
-			if i < 0 || i >= len(o.Manifest.Entries) || o.Manifest.Entries[i].Dir {
-				return fmt.Errorf("%w: accept names entry %d, which is not a file", ErrProtocol, i)
-			}
-		}
-		if err := accept.validResume(o.Manifest); err != nil {
-			return err
-		}
-	case frameCancel:
-		return peerCanceled(payload)
-	default:
-		return unexpected(t, "accept")
+	}
+	if err := accept.validResume(o.Manifest); err != nil {
+		return err
 	}
 
 	// From here on the receiver only speaks to say done or cancel.
@@ -145,7 +142,7 @@ func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOption
 			continue
 		}
 		tr.file(i, e)
-		sum, err := c.sendFile(o.local[i], o.modTime[i], e, accept.resumeFrom(i), buf, tr, peerEnd)
+		sum, err := c.sendFile(ctx, o.local[i], o.modTime[i], e, accept.resumeFrom(i), buf, tr, peerEnd)
 		if err != nil {
 			if ctx.Err() != nil {
 				return readErr(ctx, err)
@@ -171,13 +168,7 @@ func (c *conn) sendManifest(m Manifest) error {
 	if err != nil {
 		return err
 	}
-	for len(b) > MaxPayload {
-		if err := c.fw.write(frameManifestPart, b[:MaxPayload]); err != nil {
-			return err
-		}
-		b = b[MaxPayload:]
-	}
-	return c.fw.write(frameManifest, b)
+	return c.writeJoined(frameManifestPart, frameManifest, b)
 }
 
 // sendFile streams one file as data frames and returns its SHA-256. buf is
@@ -188,7 +179,7 @@ func (c *conn) sendManifest(m Manifest) error {
 // With a resume point, the sender hashes its own first rp.Offset bytes and
 // skips them if they match the receiver's, telling it with resume-at where
 // the data starts.
-func (c *conn) sendFile(local string, mtime time.Time, e Entry, rp *ResumePoint, buf []byte, tr *tracker, peerEnd chan error) ([]byte, error) {
+func (c *conn) sendFile(ctx context.Context, local string, mtime time.Time, e Entry, rp *ResumePoint, buf []byte, tr *tracker, peerEnd chan error) ([]byte, error) {
 	f, err := os.Open(local)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrSourceChanged, e.Path, err)
@@ -207,7 +198,10 @@ func (c *conn) sendFile(local string, mtime time.Time, e Entry, rp *ResumePoint,
 	h := sha256.New()
 	left := e.Size
 	if rp != nil {
-		start, err := skipPrefix(f, h, rp, tr)
+		start, err := skipPrefix(ctx, f, h, rp, tr)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: read: %v", ErrSourceChanged, e.Path, err)
 		}
@@ -250,8 +244,11 @@ func (c *conn) sendFile(local string, mtime time.Time, e Entry, rp *ResumePoint,
 // skipPrefix hashes the first rp.Offset bytes of f into h and returns
 // rp.Offset if they are the receiver's, leaving f there; otherwise it resets
 // h and f and returns 0.
-func skipPrefix(f *os.File, h hash.Hash, rp *ResumePoint, tr *tracker) (int64, error) {
+func skipPrefix(ctx context.Context, f *os.File, h hash.Hash, rp *ResumePoint, tr *tracker) (int64, error) {
 	for done := int64(0); done < rp.Offset; {
+		if ctx.Err() != nil {
+			return 0, ctx.Err() // a stop need not wait for gigabytes of hashing
+		}
 		n, err := io.CopyN(h, f, min(rp.Offset-done, 8<<20))
 		done += n
 		if err != nil {

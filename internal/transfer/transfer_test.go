@@ -378,6 +378,7 @@ func TestHostileSender(t *testing.T) {
 		{"drive letter", [][]byte{manifestFrame(t, transfer.Entry{Path: `C:\evil`, Size: 1})}, transfer.ErrBadManifest},
 		{"drive letter slash", [][]byte{manifestFrame(t, transfer.Entry{Path: "C:/evil", Size: 1})}, transfer.ErrBadManifest},
 		{"NUL", [][]byte{manifestFrame(t, transfer.Entry{Path: "a\x00b", Size: 1})}, transfer.ErrBadManifest},
+		{"a resume journal's name", [][]byte{manifestFrame(t, transfer.Entry{Path: ".epicshare-0123.resume", Size: 1})}, transfer.ErrBadManifest},
 		{"backslash", [][]byte{manifestFrame(t, transfer.Entry{Path: `a\..\..\b`, Size: 1})}, transfer.ErrBadManifest},
 		{"long name", [][]byte{manifestFrame(t, transfer.Entry{Path: strings.Repeat("n", 10000), Size: 1})}, transfer.ErrBadManifest},
 		{"duplicate", [][]byte{manifestFrame(t, transfer.Entry{Path: "a"}, transfer.Entry{Path: "a"})}, transfer.ErrBadManifest},
