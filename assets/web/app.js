@@ -125,7 +125,10 @@ async function onSignal(s) {
       }
     };
     pc.ondatachannel = (e) => { if (e.channel.label === P.DATA_CHANNEL_LABEL) channel(e.channel); };
+    // For whoever opens the developer tools on a stuck page.
+    pc.oniceconnectionstatechange = () => console.info("EpicShare: ICE " + pc.iceConnectionState);
     pc.onconnectionstatechange = () => {
+      console.info("EpicShare: connection " + pc.connectionState);
       if (pc.connectionState === "failed") fail("The connection to the sender broke. Nothing incomplete is offered to save." + noResume());
     };
     await pc.setRemoteDescription({ type: "offer", sdp: s.sdp });

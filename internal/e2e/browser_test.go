@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -155,7 +156,11 @@ func TestBrowserInNamespace(t *testing.T) {
 	testutil.RandomFile(t, filepath.Join(src, "trip/video.bin"), bigSize)
 	offer, err := transfer.NewOffer(filepath.Join(src, "trip"))
 	must(t, err)
-	cfg := session.Config{Peer: peer.Config{Interfaces: []string{"v0"}}}
+	// The sender's log and the page's console tell what happened when a
+	// wait below times out.
+	senderLog := &testutil.Buffer{}
+	logger := slog.New(slog.NewTextHandler(senderLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := session.Config{Peer: peer.Config{Interfaces: []string{"v0"}, Logger: logger}, Logger: logger}
 	events := make(chan session.Event, 1024)
 	share, err := session.Share(ctx, cfg, server, offer, session.ShareOptions{OnEvent: func(e session.Event) {
 		select {
@@ -186,6 +191,24 @@ func TestBrowserInNamespace(t *testing.T) {
 	defer bcancel()
 	// The first Run starts the browser; its context must not time out.
 	must(t, chromedp.Do(bctx, chromedp.Navigate("about:blank")))
+	pageLog := &testutil.Buffer{}
+	console := chromedp.Console(bctx)
+	go func() {
+		for m, err := range console {
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(pageLog, "%s %s\n", m.Time.Format("15:04:05.000"), m)
+		}
+	}()
+	// diagnose is what a failed wait prints: the page's words, its console
+	// and the sender's log.
+	diagnose := func() string {
+		dctx, dcancel := context.WithTimeout(bctx, 5*time.Second)
+		defer dcancel()
+		words, _ := chromedp.Run(dctx, chromedp.Text(chromedp.CSS("body")))
+		return fmt.Sprintf("the page says:\n%s\nits console:\n%s\nthe sender's log:\n%s", strings.TrimSpace(words), pageLog, senderLog)
+	}
 	_, err = chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads,
 	})
@@ -217,7 +240,7 @@ func TestBrowserInNamespace(t *testing.T) {
 		deadline := time.Now().Add(within)
 		for !strings.Contains(status(), want) {
 			if time.Now().After(deadline) {
-				t.Fatalf("the page says %q, want %q", status(), want)
+				t.Fatalf("the page says %q, want %q\n%s", status(), want, diagnose())
 			}
 			time.Sleep(50 * time.Millisecond) // polling the page
 		}
@@ -305,7 +328,9 @@ func TestBrowserInNamespace(t *testing.T) {
 	}
 
 	code, err := chromedp.Run(bctx, chromedp.Poll[string](`document.getElementById("code").hidden ? "" : document.getElementById("code").textContent`))
-	must(t, err)
+	if err != nil {
+		t.Fatalf("the page never connected: %v\n%s", err, diagnose())
+	}
 	must(t, chromedp.Do(bctx, chromedp.WaitVisible(chromedp.ID("accept"))))
 	total, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("total")))
 	must(t, err)
