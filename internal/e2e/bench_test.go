@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -13,24 +14,32 @@ import (
 	"time"
 )
 
-// benchSize is what each benchmark moves: 1 GiB.
+// benchSize is what the throughput benchmarks move: 1 GiB.
 const benchSize = 1 << 30
 
-var benchFile struct {
-	once sync.Once
-	path string
+var benchFiles struct {
+	sync.Mutex
+	paths map[int64]string
 }
 
-// bigFile creates the 1 GiB source file once; TestMain removes it.
-func bigFile(b *testing.B) string {
-	benchFile.once.Do(func() {
-		dir, err := os.MkdirTemp("", "epicshare-bench-")
-		must(b, err)
-		cleanup = append(cleanup, dir)
-		benchFile.path = filepath.Join(dir, "1GiB.bin")
-		randomFile(b, benchFile.path, benchSize)
-	})
-	return benchFile.path
+// bigFile creates a random source file of the size once; TestMain
+// removes it.
+func bigFile(b *testing.B, size int64) string {
+	benchFiles.Lock()
+	defer benchFiles.Unlock()
+	if p, ok := benchFiles.paths[size]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "epicshare-bench-")
+	must(b, err)
+	cleanup = append(cleanup, dir)
+	p := filepath.Join(dir, fmt.Sprintf("%dMiB.bin", size>>20))
+	randomFile(b, p, size)
+	if benchFiles.paths == nil {
+		benchFiles.paths = map[int64]string{}
+	}
+	benchFiles.paths[size] = p
+	return p
 }
 
 // usage reports a finished process's CPU seconds and peak RSS in MiB.
@@ -43,9 +52,15 @@ func usage(p *os.ProcessState) (cpu float64, rssMiB float64) {
 // BenchmarkSendReceive moves 1 GiB from "epicshare send" to "epicshare
 // receive", two processes on loopback through a signal-server process,
 // and reports throughput, CPU seconds and peak RSS of each side.
-func BenchmarkSendReceive(b *testing.B) {
+func BenchmarkSendReceive(b *testing.B) { benchSendReceive(b, benchSize) }
+
+// BenchmarkSendReceive4GiB is the same with a 4 GiB file: its peak RSS,
+// next to the 1 GiB run's, shows whether memory stays flat in file size.
+func BenchmarkSendReceive4GiB(b *testing.B) { benchSendReceive(b, 4<<30) }
+
+func benchSendReceive(b *testing.B, size int64) {
 	epicshare, _ := binaries(b)
-	src := bigFile(b)
+	src := bigFile(b, size)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	server := signalServer(b, ctx)
@@ -66,9 +81,10 @@ func BenchmarkSendReceive(b *testing.B) {
 		}
 		sCPU, sRSS := usage(sender.cmd.ProcessState)
 		rCPU, rRSS := usage(recv.cmd.ProcessState)
-		b.ReportMetric(benchSize/elapsed.Seconds()/1e6, "MB/s")
-		b.ReportMetric(sCPU, "send-cpu-s")
-		b.ReportMetric(rCPU, "recv-cpu-s")
+		gib := float64(size) / (1 << 30)
+		b.ReportMetric(float64(size)/elapsed.Seconds()/1e6, "MB/s")
+		b.ReportMetric(sCPU/gib, "send-cpu-s")
+		b.ReportMetric(rCPU/gib, "recv-cpu-s")
 		b.ReportMetric(sRSS, "send-rss-MiB")
 		b.ReportMetric(rRSS, "recv-rss-MiB")
 		os.RemoveAll(out)
@@ -79,7 +95,7 @@ func BenchmarkSendReceive(b *testing.B) {
 // TCP connection between two processes (this test binary, re-run as a
 // sink), with the same metrics as BenchmarkSendReceive.
 func BenchmarkRawTCP(b *testing.B) {
-	src := bigFile(b)
+	src := bigFile(b, benchSize)
 	for b.Loop() {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		must(b, err)

@@ -36,8 +36,10 @@ var goals = []goal{
 	{"SendReceive", "MB/s", "desktop→desktop, 1 GiB over loopback", 120, true},
 	{"SendReceive", "send-cpu-s", "sender CPU seconds per GiB", 8, false},
 	{"SendReceive", "recv-cpu-s", "receiver CPU seconds per GiB", 8, false},
-	{"SendReceive", "send-rss-MiB", "sender peak RSS (MiB)", 64, false},
-	{"SendReceive", "recv-rss-MiB", "receiver peak RSS (MiB)", 64, false},
+	{"SendReceive", "send-rss-MiB", "sender peak RSS, 1 GiB file (MiB)", 64, false},
+	{"SendReceive", "recv-rss-MiB", "receiver peak RSS, 1 GiB file (MiB)", 64, false},
+	{"SendReceive4GiB", "send-rss-MiB", "sender peak RSS, 4 GiB file (MiB)", 64, false},
+	{"SendReceive4GiB", "recv-rss-MiB", "receiver peak RSS, 4 GiB file (MiB)", 64, false},
 	{"Browser", "MB/s", "desktop→Chromium, 256 MiB", 30, true},
 	{"FirstByte", "first-byte-ms", "link opened → first byte (ms)", 300, false},
 }
