@@ -327,8 +327,14 @@ func TestBrowserInNamespace(t *testing.T) {
 		return
 	}
 
-	code, err := chromedp.Run(bctx, chromedp.Poll[string](`document.getElementById("code").hidden ? "" : document.getElementById("code").textContent`))
-	if err != nil {
+	// Generous: the first case on a fresh CI machine also pays for
+	// Chromium's first start. A page that gave up stops the wait at once.
+	code, err := chromedp.Run(bctx, chromedp.Poll[string](`(() => {
+		const code = document.getElementById("code"), status = document.getElementById("status");
+		if (status.classList.contains("error")) return "failed";
+		return code.hidden ? "" : code.textContent;
+	})()`, chromedp.WithPollingTimeout(90*time.Second)))
+	if err != nil || code == "failed" {
 		t.Fatalf("the page never connected: %v\n%s", err, diagnose())
 	}
 	must(t, chromedp.Do(bctx, chromedp.WaitVisible(chromedp.ID("accept"))))
