@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/epicshare/epicshare/assets"
 	"github.com/epicshare/epicshare/internal/rendezvous"
 	"github.com/epicshare/epicshare/internal/wire"
 )
@@ -357,6 +358,17 @@ func TestDefaultSharePageIsTheBrowserReceiver(t *testing.T) {
 				t.Errorf("%s: refers to another site", name)
 			}
 		}
+	}
+}
+
+func TestSharePageHasTheAppIcon(t *testing.T) {
+	_, url := newBroker(t, rendezvous.Config{})
+	code, body, h := get(t, url+wire.SharePath+"icon.png")
+	if code != 200 || h.Get("Content-Type") != "image/png" || body != string(assets.Icon) {
+		t.Errorf("icon.png: %d %s, %d bytes", code, h.Get("Content-Type"), len(body))
+	}
+	if _, page, _ := get(t, url+wire.SharePath+wire.NewPeerID()); !strings.Contains(page, `<link rel="icon" href="icon.png">`) {
+		t.Error("the page does not name its icon")
 	}
 }
 

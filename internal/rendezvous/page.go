@@ -10,7 +10,7 @@ import (
 
 // receiverPage serves the browser receiver at every share link: /s/{id}
 // is the page, and /s/app.js and its siblings are the files it loads (the
-// names never collide: a peer ID has no dot). The link's secret stays in
+// names never collide: a peer ID has no dot), plus icon.png, the app's icon. The link's secret stays in
 // the URL fragment, which browsers do not send.
 func receiverPage() http.Handler {
 	files := http.FileServerFS(assets.Web)
@@ -23,6 +23,12 @@ func receiverPage() http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-cache")
 		name := path.Base(r.URL.Path) // /s/ID, /s/ID/ and /s/ID/app.js alike
+		if name == "icon.png" {
+			// The app's own icon, for the tab and a phone's home screen.
+			h.Set("Content-Type", "image/png")
+			w.Write(assets.Icon)
+			return
+		}
 		if _, err := fs.Stat(assets.Web, name); err != nil || name == "index.html" {
 			name = "index.html"
 		}
