@@ -236,6 +236,11 @@ func (c *conn) receiveFile(ctx context.Context, w *writer, i int, e Entry, tr *t
 		if err != nil {
 			return readErr(ctx, err)
 		}
+		if ctx.Err() != nil {
+			// Canceled here: the abort that closes the stream runs on its
+			// own, and frames already buffered must not finish a file.
+			return readErr(ctx, ctx.Err())
+		}
 		switch t {
 		case frameData:
 			if got += int64(len(payload)); got > e.Size {
