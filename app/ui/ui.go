@@ -219,6 +219,8 @@ func words(err error) string {
 		return "That is not an EpicShare link. Copy the whole link, including the part after #."
 	case errors.Is(err, session.ErrUnreachable):
 		return "Could not reach the signaling server. Check your network, or the server address in Settings."
+	case errors.Is(err, session.ErrBrokerLost):
+		return "Lost the connection to the signaling server before the sender answered. Check your network and open the link again."
 	case errors.Is(err, syscall.ENOSPC):
 		return "The disk is full. Free some space or pick another folder in Settings; nothing incomplete was kept."
 	case errors.Is(err, os.ErrPermission):

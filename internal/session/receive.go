@@ -29,7 +29,37 @@ type ReceiveOptions struct {
 // Receive opens link, negotiates a peer connection with the sender and
 // saves the files under dir (see transfer.Receive). It returns when every
 // file verified, or with the reason it could not.
+//
+// If the connection to the broker ends before the sender answered (the
+// broker restarted, say), Receive dials again and starts over with a new
+// hello, for up to the connect timeout, so the sender, which reconnects
+// too, can still be reached. Nothing has been written by then.
 func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts ReceiveOptions) (*transfer.Result, error) {
+	giveUp := time.Now().Add(cfg.connectTimeout())
+	lost := false
+	for {
+		res, err := receiveOnce(ctx, cfg, link, dir, opts)
+		// Once the broker went away, not reaching it is part of its restart.
+		again := errors.Is(err, ErrBrokerLost) || (lost && errors.Is(err, ErrUnreachable))
+		if !again || time.Now().After(giveUp) {
+			return res, err
+		}
+		lost = true
+		cfg.logger().Info("lost the signaling server before the sender answered; trying again", "err", err)
+		t := time.NewTimer(redialAfter)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, context.Cause(ctx)
+		}
+	}
+}
+
+// redialAfter is how long Receive waits before dialling a lost broker again.
+const redialAfter = 500 * time.Millisecond
+
+func receiveOnce(ctx context.Context, cfg Config, link wire.Link, dir string, opts ReceiveOptions) (*transfer.Result, error) {
 	log := cfg.logger()
 	key, err := wire.DeriveKey(link.Secret)
 	if err != nil {
@@ -90,6 +120,13 @@ func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts R
 				case failure <- err:
 				default:
 				}
+			}
+		}
+		// The broker went away (not closed by us) before the offer came.
+		if err := sig.Err(); !gotOffer && err != nil && !errors.Is(err, signal.ErrClosed) {
+			select {
+			case failure <- fmt.Errorf("%w: %v", ErrBrokerLost, err):
+			default:
 			}
 		}
 	}()

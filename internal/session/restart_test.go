@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,6 +119,60 @@ func TestBrokerRestartMidShare(t *testing.T) {
 	}
 	if !s.Server().Connected {
 		t.Errorf("Server() = %+v at the end", s.Server())
+	}
+}
+
+// TestReceiverWaitingThroughABrokerRestart: a receiver that said hello
+// and waits for the sender's answer when the broker restarts dials again
+// and says hello again, instead of waiting out its connect timeout, and
+// gets the files from the sender, which is back on the broker too. The
+// sender reaches the broker through a relay that swallows the first
+// hello, so the receiver is still waiting when the broker goes down.
+func TestReceiverWaitingThroughABrokerRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	srv := testutil.StartBroker(t)
+	var restarted atomic.Bool
+	swallowed := make(chan struct{})
+	var once sync.Once
+	r := relay(t, srv.URL(), func(toClient bool, e wire.Envelope) []wire.Envelope {
+		if toClient && e.Type == wire.TypeMessage && !restarted.Load() {
+			if sg, err := wire.DecodeSignal(e.Data); err == nil && sg.Kind == wire.SignalHello {
+				once.Do(func() { close(swallowed) })
+				return nil
+			}
+		}
+		return []wire.Envelope{e}
+	})
+	src := tree(t, 1<<20)
+	ev := newEvents()
+	s := share(t, ctx, r, ev, src)
+	link := s.Link()
+	link.Server = srv.URL() // the receiver goes to the broker itself
+
+	got := make(chan error, 1)
+	out := t.TempDir()
+	t0 := time.Now()
+	go func() {
+		_, err := session.Receive(ctx, cfg, link, out, session.ReceiveOptions{})
+		got <- err
+	}()
+	select {
+	case <-swallowed:
+	case err := <-got:
+		t.Fatalf("the receiver ended before the restart: %v", err)
+	}
+	restarted.Store(true)
+	srv.Stop()
+	srv.Start()
+	if err := <-got; err != nil {
+		t.Fatalf("the receiver, waiting for an answer during the restart: %v", err)
+	}
+	if elapsed := time.Since(t0); elapsed >= cfg.ConnectTimeout {
+		t.Errorf("took %v: the receiver waited out its connect timeout", elapsed)
+	}
+	if got, want := testutil.Digest(t, filepath.Join(out, "holiday")), testutil.Digest(t, src); got != want {
+		t.Errorf("received tree differs:\n%s\nwant:\n%s", got, want)
 	}
 }
 

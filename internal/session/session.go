@@ -47,6 +47,9 @@ var (
 	ErrShareGone = errors.New("this share is no longer available: the sender stopped sharing or the link is wrong")
 	// ErrSenderLeft: the sender went away before the transfer started.
 	ErrSenderLeft = errors.New("the sender went offline")
+	// ErrBrokerLost: the connection to the signaling server ended before
+	// the sender answered, and did not come back in time.
+	ErrBrokerLost = errors.New("lost the connection to the signaling server before the sender answered")
 	// ErrNoAnswer: the sender did not answer in time.
 	ErrNoAnswer = errors.New("the sender did not answer")
 	// ErrTooManyReceivers: the sender is already serving its maximum.

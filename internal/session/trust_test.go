@@ -33,7 +33,8 @@ func relay(t *testing.T, broker *url.URL, rewrite func(toClient bool, e wire.Env
 			return
 		}
 		d := websocket.Dialer{Subprotocols: []string{wire.Subprotocol}}
-		server, _, err := d.Dial(wire.SocketURL(broker), nil)
+		// The peer's token goes through, so it keeps its ID on the broker.
+		server, _, err := d.Dial(wire.SocketURL(broker), http.Header{wire.TokenHeader: r.Header.Values(wire.TokenHeader)})
 		if err != nil {
 			client.Close()
 			return
