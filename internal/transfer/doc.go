@@ -18,7 +18,8 @@
 //	  | <-- acceptPart … accept{files?, resume?} ---------- |  files: only these (default all)
 //	  |     or cancel{reason}                               |
 //	  | --- data … data, fileEnd{sha256}  (file 0) -------> |  write NAME.part, hash,
-//	  | --- resume-at{offset}, data …, fileEnd (file 1) --> |  verify, rename to NAME
+//	  | --- checking …, resume-at{offset}, data …, fileEnd  |  verify, rename to NAME
+//	  |                                   (file 1) -------> |
 //	  |                      …                              |
 //	  | <-- done ------------------------------------------ |  every file verified
 //	  | close                                               |
@@ -29,7 +30,9 @@
 // that kept part of a file from a broken transfer lists it in
 // accept.resume with its length and the SHA-256 of those bytes; the sender
 // hashes the same prefix of its file and starts that file with resume-at:
-// the offset where the data continues, or 0 when the prefixes differ. The
+// the offset where the data continues, or 0 when the prefixes differ.
+// While it hashes a long prefix it sends an empty checking frame every
+// second, so the receiver's stall watchdog sees work, not silence. The
 // fileEnd hash always covers the whole file. Either side
 // may send cancel{reason} at any time; the other side stops and reports the
 // reason. The sender finishes on the receiver's done, never on a timer, and

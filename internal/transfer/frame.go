@@ -9,15 +9,16 @@ import (
 
 // Frame types. The browser page uses the same numbers.
 const (
-	frameManifestPart byte = 1 // S→R: a piece of the manifest JSON, more follows
-	frameManifest     byte = 2 // S→R: the last piece of the manifest JSON
-	frameAccept       byte = 3 // R→S: JSON Accept
-	frameData         byte = 4 // S→R: bytes of the current file
-	frameFileEnd      byte = 5 // S→R: SHA-256 of the current file (32 bytes)
-	frameDone         byte = 6 // R→S: every file verified
-	frameCancel       byte = 7 // both: JSON cancel{reason}
-	frameResumeAt     byte = 8 // S→R: 8-byte offset the next file's data starts at
-	frameAcceptPart   byte = 9 // R→S: a piece of the Accept JSON, more follows
+	frameManifestPart byte = 1  // S→R: a piece of the manifest JSON, more follows
+	frameManifest     byte = 2  // S→R: the last piece of the manifest JSON
+	frameAccept       byte = 3  // R→S: JSON Accept
+	frameData         byte = 4  // S→R: bytes of the current file
+	frameFileEnd      byte = 5  // S→R: SHA-256 of the current file (32 bytes)
+	frameDone         byte = 6  // R→S: every file verified
+	frameCancel       byte = 7  // both: JSON cancel{reason}
+	frameResumeAt     byte = 8  // S→R: 8-byte offset the next file's data starts at
+	frameAcceptPart   byte = 9  // R→S: a piece of the Accept JSON, more follows
+	frameChecking     byte = 10 // S→R: still hashing the prefix of a resume point (no payload)
 )
 
 const (
@@ -48,6 +49,8 @@ func frameName(t byte) string {
 		return "cancel"
 	case frameResumeAt:
 		return "resume-at"
+	case frameChecking:
+		return "checking"
 	}
 	return fmt.Sprintf("frame type %d", t)
 }

@@ -121,6 +121,10 @@ func (t *tracker) finish() {
 // is reported as stalled.
 const DefaultStallAfter = 20 * time.Second
 
+// checkingEvery is how often a sender hashing a resume prefix tells the
+// receiver it is still at work: well under any sensible StallAfter.
+var checkingEvery = time.Second
+
 // watchdog reports a transfer that makes no progress, so that a person sees
 // a stall and its likely cause instead of a silent hang.
 type watchdog struct {

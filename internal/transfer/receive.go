@@ -206,7 +206,7 @@ func (c *conn) receiveFile(ctx context.Context, w *writer, i int, e Entry, tr *t
 		if f, err = w.root.OpenFile(tmp, os.O_WRONLY, 0); err != nil {
 			return fmt.Errorf("open %s: %w", tmp, err)
 		}
-		start, err := c.resumeAt(st.offset)
+		start, err := c.resumeAt(st.offset, tr)
 		if err != nil {
 			f.Close()
 			return err
@@ -276,9 +276,15 @@ func (c *conn) receiveFile(ctx context.Context, w *writer, i int, e Entry, tr *t
 }
 
 // resumeAt reads the sender's answer to a resume point: where the data of
-// the file starts, either offset or 0 (the prefix did not match).
-func (c *conn) resumeAt(offset int64) (int64, error) {
+// the file starts, either offset or 0 (the prefix did not match). While
+// the sender hashes its copy of the prefix it says so now and then, which
+// is progress to the stall watchdog.
+func (c *conn) resumeAt(offset int64, tr *tracker) (int64, error) {
 	t, payload, err := c.fr.next()
+	for err == nil && t == frameChecking {
+		tr.wd.touch()
+		t, payload, err = c.fr.next()
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package transfer_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"os"
@@ -158,5 +159,61 @@ func TestCancelAfterResumeKeepsWhatItFinished(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dst, "c.bin")); err == nil {
 		t.Error("c.bin arrived whole though canceled")
+	}
+}
+
+// frameCounter counts, by type, the frames read through it.
+type frameCounter struct {
+	net.Conn
+	pending []byte
+	seen    map[byte]int
+}
+
+func (c *frameCounter) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.pending = append(c.pending, p[:n]...)
+	for len(c.pending) >= 5 {
+		size := 4 + int(binary.BigEndian.Uint32(c.pending))
+		if len(c.pending) < size {
+			break
+		}
+		c.seen[c.pending[4]]++
+		c.pending = c.pending[size:]
+	}
+	return n, err
+}
+
+// A sender hashing a long resume prefix says now and then that it is at
+// work (so the receiver's stall watchdog hears something), and the
+// receiver takes that in its stride.
+func TestSenderSaysItIsHashingTheResumePrefix(t *testing.T) {
+	defer transfer.SetCheckingEvery(0)() // after every 8 MiB hashed
+	src := t.TempDir()
+	testutil.RandomFile(t, filepath.Join(src, "big.bin"), 40<<20)
+	o, err := transfer.NewOffer(filepath.Join(src, "big.bin"))
+	testutil.Must(t, err)
+	dst := t.TempDir()
+	breakAfter(t, o, dst, 33<<20)
+
+	a, b := net.Pipe()
+	counter := &frameCounter{Conn: b, seen: map[byte]int{}}
+	sendDone := make(chan error, 1)
+	go func() { sendDone <- transfer.Send(t.Context(), a, o, transfer.SendOptions{}) }()
+	res, err := transfer.Receive(t.Context(), counter, dst, transfer.ReceiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sendDone; err != nil {
+		t.Fatal(err)
+	}
+	if res.Resumed < 32<<20 {
+		t.Errorf("resumed at %d, want past 32 MiB", res.Resumed)
+	}
+	// A prefix of over 32 MiB hashed 8 MiB at a time: at least three.
+	if n := counter.seen[transfer.FrameChecking]; n < 3 {
+		t.Errorf("%d checking frames while the sender hashed %d bytes", n, res.Resumed)
+	}
+	if got, want := testutil.Digest(t, dst), testutil.Digest(t, src); got != want {
+		t.Errorf("resumed file differs")
 	}
 }

@@ -198,9 +198,12 @@ func (c *conn) sendFile(ctx context.Context, local string, mtime time.Time, e En
 	h := sha256.New()
 	left := e.Size
 	if rp != nil {
-		start, err := skipPrefix(ctx, f, h, rp, tr)
+		start, err := c.skipPrefix(ctx, f, h, rp, tr)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if errors.Is(err, ErrConnectionLost) {
+			return nil, err
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: read: %v", ErrSourceChanged, e.Path, err)
@@ -244,7 +247,12 @@ func (c *conn) sendFile(ctx context.Context, local string, mtime time.Time, e En
 // skipPrefix hashes the first rp.Offset bytes of f into h and returns
 // rp.Offset if they are the receiver's, leaving f there; otherwise it resets
 // h and f and returns 0.
-func skipPrefix(ctx context.Context, f *os.File, h hash.Hash, rp *ResumePoint, tr *tracker) (int64, error) {
+//
+// Hashing gigabytes from a slow disk can take longer than a stall: every
+// checkingEvery it tells the receiver, whose watchdog would otherwise see
+// nothing arrive, that it is still at work.
+func (c *conn) skipPrefix(ctx context.Context, f *os.File, h hash.Hash, rp *ResumePoint, tr *tracker) (int64, error) {
+	told := time.Now()
 	for done := int64(0); done < rp.Offset; {
 		if ctx.Err() != nil {
 			return 0, ctx.Err() // a stop need not wait for gigabytes of hashing
@@ -255,6 +263,12 @@ func skipPrefix(ctx context.Context, f *os.File, h hash.Hash, rp *ResumePoint, t
 			return 0, err
 		}
 		tr.wd.touch() // hashing a long prefix is progress, not a stall
+		if done < rp.Offset && time.Since(told) >= checkingEvery {
+			if err := c.fw.write(frameChecking, nil); err != nil {
+				return 0, fmt.Errorf("%w: %v", ErrConnectionLost, err)
+			}
+			told = time.Now()
+		}
 	}
 	if bytes.Equal(h.Sum(nil), rp.SHA256) {
 		return rp.Offset, nil
