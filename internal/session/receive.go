@@ -39,8 +39,9 @@ func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts R
 	lost := false
 	for {
 		res, err := receiveOnce(ctx, cfg, link, dir, opts)
-		// Once the broker went away, not reaching it is part of its restart.
-		again := errors.Is(err, ErrBrokerLost) || (lost && errors.Is(err, ErrUnreachable))
+		// Once the broker went away, not reaching it, or not finding the
+		// sender on it yet, is part of its restart.
+		again := errors.Is(err, ErrBrokerLost) || (lost && (errors.Is(err, ErrUnreachable) || errors.Is(err, ErrShareGone)))
 		if !again || time.Now().After(giveUp) {
 			return res, err
 		}
