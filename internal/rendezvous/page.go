@@ -9,9 +9,10 @@ import (
 )
 
 // receiverPage serves the browser receiver at every share link: /s/{id}
-// is the page, and /s/app.js and its siblings are the files it loads (the
-// names never collide: a peer ID has no dot), plus icon.png, the app's icon. The link's secret stays in
-// the URL fragment, which browsers do not send.
+// is the page, and /s/app.js and its siblings are the files it loads, plus
+// /s/icon.png, the app's icon (the names never collide: a peer ID has no
+// dot). The link's secret stays in the URL fragment, which browsers do not
+// send.
 func receiverPage() http.Handler {
 	files := http.FileServerFS(assets.Web)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -59,8 +59,8 @@ func sendOver(t *testing.T, ctx context.Context, sendCfg, recvCfg session.Config
 // loss each way. SCTP backs off like TCP: by the Mathis formula, 1,200-byte
 // packets at 100 ms and 5 % loss allow about 1200/0.1 × 1.22/√0.05 ≈ 65 KB/s;
 // with peer's floor under the congestion window it measured ~560 KB/s
-// here, so the 64 MiB the issue asks for take some two minutes (1 MiB took
-// 17 s without the floor). The time is round trips, not CPU.
+// here, so 64 MiB take some two minutes (1 MiB took 17 s without the
+// floor). The time is round trips, not CPU.
 func TestLossyLongLink(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()

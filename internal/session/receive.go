@@ -42,7 +42,7 @@ func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts R
 		// Once the broker went away, not reaching it, or not finding the
 		// sender on it yet, is part of its restart.
 		again := errors.Is(err, ErrBrokerLost) || (lost && (errors.Is(err, ErrUnreachable) || errors.Is(err, ErrShareGone)))
-		if !again || time.Now().After(giveUp) {
+		if !again || ctx.Err() != nil || time.Now().After(giveUp) {
 			return res, err
 		}
 		lost = true
