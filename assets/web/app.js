@@ -4,6 +4,8 @@
 // with SHA-256 before offering it to save.
 import * as P from "./proto.js";
 import { Sha256, utf8 } from "./sha256.js";
+import { Cancelled, startStreaming } from "./download.js";
+import { NoRoom, startStaging, workerDownloadsFail } from "./stage.js";
 
 const $ = (id) => document.getElementById(id);
 // Above this, keeping everything in memory may be too much for a phone.
@@ -14,28 +16,14 @@ const st = {
   pending: [], haveOffer: false, connected: false, over: false,
   manifestParts: [], files: [], index: -1, done: 0, total: 0,
   rateAt: 0, rateDone: 0, rate: 0,
-  sw: null, streamReady: null, // a service worker that streams downloads to disk
+  // The service worker that streams downloads to disk (download.js), or
+  // null where the browser has none.
+  streamer: null, streamReady: null,
+  // Where received files go: that worker's streams, staging in the
+  // origin's private file system (stage.js, for Firefox), or, when null,
+  // memory until the person saves them.
+  sink: null,
 };
-
-// setupStreaming registers the service worker that streams downloads to
-// disk. Browsers allow it on secure origins only; elsewhere files are
-// kept in memory until saved, and the page says so.
-async function setupStreaming() {
-  if (!window.isSecureContext || !("serviceWorker" in navigator)) return null;
-  try {
-    await navigator.serviceWorker.register("sw.js");
-    await navigator.serviceWorker.ready;
-    if (!navigator.serviceWorker.controller) {
-      await new Promise((r) => {
-        navigator.serviceWorker.addEventListener("controllerchange", r, { once: true });
-        setTimeout(r, 3000);
-      });
-    }
-    return navigator.serviceWorker.controller || null;
-  } catch {
-    return null;
-  }
-}
 
 function bytes(n) {
   if (n < 1000) return n + " B";
@@ -68,12 +56,30 @@ function fail(message, tellSender) {
     st.dc.send(P.frame(P.FRAME_CANCEL, utf8(JSON.stringify({ reason: tellSender }))));
   }
   for (const f of st.files) {
-    if (f.port && !f.saved) f.port.postMessage({ abort: message }); // the browser drops the partial download
+    if (f.dl && !f.saved) f.dl.abort(message); // the browser drops the partial download
     if (!f.url && !f.saved) f.li?.classList.add("failed");
   }
   $("offer").hidden = st.files.every((f) => !f.li);
   for (const b of document.querySelectorAll("#offer button")) b.disabled = true;
-  setTimeout(() => { st.pc?.close(); st.ws?.close(); }, 500);
+  setTimeout(hangUp, 500);
+}
+
+// hangUp closes the peer connection and the socket once the last frame
+// has left, so the sender sees a clean close rather than a lost path.
+function hangUp() {
+  const dc = st.dc, pc = st.pc;
+  const close = () => {
+    st.streamer?.stop();
+    st.ws?.close();
+    if (pc && pc.connectionState !== "closed") {
+      pc.close();
+      console.info("EpicShare: connection closed");
+    }
+  };
+  if (!dc || dc.readyState !== "open" || dc.bufferedAmount === 0) return close();
+  dc.bufferedAmountLowThreshold = 0;
+  dc.onbufferedamountlow = close;
+  setTimeout(close, 5000);
 }
 
 // noResume says plainly what a browser cannot do after a broken transfer.
@@ -121,6 +127,7 @@ async function onSignal(s) {
     pc.onicecandidate = (e) => {
       if (e.candidate && e.candidate.candidate) {
         const c = e.candidate;
+        console.info("EpicShare: local candidate " + c.candidate);
         send({ kind: P.SIGNAL_CANDIDATE, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
       }
     };
@@ -129,7 +136,14 @@ async function onSignal(s) {
     pc.oniceconnectionstatechange = () => console.info("EpicShare: ICE " + pc.iceConnectionState);
     pc.onconnectionstatechange = () => {
       console.info("EpicShare: connection " + pc.connectionState);
-      if (pc.connectionState === "failed") fail("The connection to the sender broke. Nothing incomplete is offered to save." + noResume());
+      if (pc.connectionState !== "failed") return;
+      if (!st.connected) {
+        // ICE found no path at all: typically no usable network interface
+        // (Firefox offers only the one with the default route), or a
+        // firewall between the devices. Nothing had started.
+        return fail("Could not connect to the sender: no network path between the two devices was found. Check that both are on the same network (or that the share uses a relay server) and open the link again.");
+      }
+      fail("The connection to the sender broke. Nothing incomplete is offered to save." + noResume());
     };
     await pc.setRemoteDescription({ type: "offer", sdp: s.sdp });
     for (const c of st.pending) await pc.addIceCandidate(c).catch(() => {});
@@ -173,17 +187,15 @@ function onFrame(data) {
       st.manifestParts.push(payload.slice());
       if (type === P.FRAME_MANIFEST) {
         const m = JSON.parse(new TextDecoder().decode(concat(st.manifestParts)));
-        st.streamReady.then(() => offer(m));
+        st.streamReady.then(() => offer(m)).catch((err) => fail("Could not show the offer: " + err.message));
       }
       return;
     case P.FRAME_DATA: {
       const f = st.files[st.index];
       if (!f || f.got + payload.length > f.size) throw new Error("more data than announced");
       f.hash.update(payload);
-      if (st.sw) {
-        const b = payload.slice().buffer; // its own buffer, handed over without a copy
-        if (f.ready) f.port.postMessage(b, [b]);
-        else f.queue.push(b);
+      if (f.dl) {
+        f.dl.write(payload);
       } else {
         f.chunks.push(payload);
       }
@@ -210,12 +222,16 @@ function concat(parts) {
   return out;
 }
 
-function offer(m) {
+async function offer(m) {
   const entries = Array.isArray(m.entries) ? m.entries : [];
   st.files = entries
     .map((e, idx) => ({ idx, dir: !!e.dir, path: String(e.path), size: Number(e.size) || 0 }))
     .filter((e) => !e.dir);
   st.total = st.files.reduce((n, f) => n + f.size, 0);
+  st.sink = st.streamer;
+  const worker = workerDownloadsFail();
+  if (worker) st.sink = (await startStaging(st.total)) || (worker === "cut" ? st.streamer : null);
+  if (st.over) return;
   const list = $("files");
   list.replaceChildren();
   for (const f of st.files) {
@@ -236,7 +252,11 @@ function offer(m) {
   }
   const n = st.files.length;
   $("total").textContent = `${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}`;
-  if (st.sw) {
+  if (st.sink && st.sink !== st.streamer) {
+    $("memory-warning").textContent = "Each file goes to your downloads as soon as it is verified.";
+    $("memory-warning").className = "note";
+    $("memory-warning").hidden = false;
+  } else if (st.sink) {
     $("memory-warning").textContent = "Files are saved to your downloads as they arrive.";
     $("memory-warning").className = "note";
     $("memory-warning").hidden = false;
@@ -274,32 +294,44 @@ function next() {
   const f = st.files[st.index];
   if (!f) return finish();
   Object.assign(f, { hash: new Sha256(), chunks: [], got: 0 });
-  if (st.sw) stream(f);
+  if (st.sink) stream(f);
   progress(f, true);
 }
 
-// stream starts a streamed download of f through the service worker.
+// stream starts the streamed download of f. The file is saved only when
+// the sink confirms it handed the browser every byte; until then it is
+// merely verified.
 function stream(f) {
-  const ch = new MessageChannel();
-  Object.assign(f, { port: ch.port1, queue: [], ready: false, ended: null });
-  ch.port1.onmessage = ({ data }) => {
-    if (data.ready) {
-      f.ready = true;
-      for (const b of f.queue) f.port.postMessage(b, [b]);
-      f.queue = null;
-      if (f.ended) f.port.postMessage(f.ended);
-      // One hidden frame per file: navigating the page itself would let
-      // each download cancel the one before it.
-      const frame = document.createElement("iframe");
-      frame.hidden = true;
-      frame.src = "dl/" + f.id + "/" + encodeURIComponent(P.safeName(f.path));
-      document.body.append(frame);
-    } else if (data.cancelled && !f.saved) {
-      fail(`The download of ${f.path} was cancelled in the browser.`, "the receiver cancelled a download");
-    }
+  f.dl = st.sink.file(P.safeName(f.path), f.size);
+  f.dl.onStall = () => {
+    if (st.over) return;
+    st.stalled = { f, was: $("status").textContent };
+    status(`Waiting for the browser to start the download of ${f.path}. If it asks whether this site may download several files, allow it.`);
   };
-  f.id = P.b64url(crypto.getRandomValues(new Uint8Array(12)));
-  st.sw.postMessage({ id: f.id, name: P.safeName(f.path), size: f.size }, [ch.port2]);
+  f.dl.onStart = () => {
+    if (st.stalled?.f !== f) return;
+    if (!st.over) status(st.stalled.was);
+    st.stalled = null;
+  };
+  f.dl.done.then(
+    () => {
+      f.saved = true;
+      f.sizeEl.textContent = bytes(f.size) + " ✓ saved";
+    },
+    (err) => {
+      if (err instanceof NoRoom) {
+        fail(`This device has no room left for ${f.path}. Free some space and open the link again; the download starts over.`, "the receiver ran out of storage");
+      } else if (err instanceof Cancelled) {
+        fail(`The download of ${f.path} was cancelled in the browser.` + noResume(), "the receiver cancelled a download");
+      } else if (st.sink !== st.streamer) {
+        console.info("EpicShare: staging " + f.path + ": " + err.message);
+        fail(`The browser could not store ${f.path} (${err.message}). Nothing incomplete reached your downloads.` + noResume(), "the receiver's browser could not store a file");
+      } else {
+        console.info("EpicShare: download of " + f.path + ": " + err.message);
+        fail(`The download of ${f.path} was cut short by the browser, so it is not complete: delete what your downloads hold of it.` + noResume(), "the receiver's browser cut a download short");
+      }
+    },
+  );
 }
 
 function fileEnd(sum) {
@@ -309,12 +341,11 @@ function fileEnd(sum) {
   if (got.length !== sum.length || got.some((b, i) => b !== sum[i])) {
     return fail(`${f.path} failed verification, so it is not offered to save.`, `${f.path} failed verification`);
   }
-  if (st.sw) {
-    // The browser finishes the download only now that the file verified.
-    if (f.ready) f.port.postMessage("end");
-    else f.ended = "end";
-    f.saved = true;
-    f.sizeEl.textContent = bytes(f.size) + " ✓ saved";
+  if (f.dl) {
+    // The browser finishes the download only now that the file verified;
+    // it is saved once the worker confirms.
+    f.dl.end();
+    f.sizeEl.textContent = bytes(f.size) + " ✓ verified, saving…";
     return next();
   }
   try {
@@ -351,17 +382,29 @@ function progress(f, force) {
   $("detail").textContent = `${bytes(st.done)} of ${bytes(st.total)} · ${bytes(st.rate)}/s · ${left} left · ${f.path}`;
 }
 
-function finish() {
-  st.over = true;
-  st.dc.send(P.frame(P.FRAME_DONE));
+async function finish() {
   $("overall").value = 1;
   $("detail").textContent = `${bytes(st.total)} in ${duration((performance.now() - st.startedAt) / 1000)}`;
   const n = st.files.length;
   const what = `Received ${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}, every file verified`;
-  if (st.sw) {
+  if (st.sink) {
+    // Done only once the browser has every byte: until the worker
+    // confirms, the sender is not told, and the page does not say saved.
+    status(what + ". Finishing the downloads…");
+    try {
+      await Promise.all(st.files.map((f) => f.dl.done));
+    } catch {
+      return; // stream() said what went wrong
+    }
+    if (st.over) return;
+    st.over = true;
+    st.dc.send(P.frame(P.FRAME_DONE));
     status(what + " and saved to your downloads.");
-    return;
+    return hangUp();
   }
+  st.over = true;
+  st.dc.send(P.frame(P.FRAME_DONE));
+  hangUp();
   status(what + ". Save them below.");
   $("done").hidden = false;
   $("save-all").focus();
@@ -394,7 +437,7 @@ function main() {
     return fail("This browser cannot receive files: it has no WebRTC. Open the link in a current Chrome, Firefox or Safari.");
   }
   st.auth = new P.Auth(P.deriveKey(st.link.secret));
-  st.streamReady = setupStreaming().then((sw) => (st.sw = sw));
+  st.streamReady = startStreaming().then((s) => (st.streamer = s));
   status("Looking for the sender…");
   const ws = (st.ws = new WebSocket(st.link.socket, P.SUBPROTOCOL));
   ws.onmessage = (e) => {

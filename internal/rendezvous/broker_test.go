@@ -348,7 +348,7 @@ func TestDefaultSharePageIsTheBrowserReceiver(t *testing.T) {
 	// The files it loads resolve from both forms of the link, and none of
 	// them loads anything from elsewhere: it must work on a LAN with no
 	// internet, and the secret must stay in the browser.
-	for _, name := range []string{"app.js", "proto.js", "sha256.js", "sw.js", "style.css"} {
+	for _, name := range []string{"app.js", "download.js", "proto.js", "sha256.js", "stage.js", "sw.js", "style.css"} {
 		for _, dir := range []string{wire.SharePath, wire.SharePath + id + "/"} {
 			code, body, h := get(t, url+dir+name)
 			if code != 200 || strings.HasPrefix(h.Get("Content-Type"), "text/html") {
@@ -380,5 +380,23 @@ func TestCustomSharePage(t *testing.T) {
 	id := wire.NewPeerID()
 	if code, body, _ := get(t, url+wire.SharePath+id); code != 200 || body != "page for "+id {
 		t.Errorf("custom page: %d %q", code, body)
+	}
+}
+
+// A download the page's service worker should have answered, sent to the
+// server instead (Safari does that), gets an error, never the page: a
+// browser would save the page's HTML under the file's name.
+func TestWorkerDownloadPathIsNotThePage(t *testing.T) {
+	_, url := newBroker(t, rendezvous.Config{})
+	id := wire.NewPeerID()
+	for _, p := range []string{wire.SharePath + "dl/abc/photo.jpg", wire.SharePath + id + "/dl/abc/app.js"} {
+		code, body, h := get(t, url+p)
+		if code != http.StatusNotFound || strings.HasPrefix(h.Get("Content-Type"), "text/html") || strings.Contains(body, "<html") {
+			t.Errorf("%s: %d %s %q", p, code, h.Get("Content-Type"), body)
+		}
+	}
+	// A share ID ending in "dl" is still a share.
+	if code, body, _ := get(t, url+wire.SharePath+id[:20]+"dl"); code != 200 || !strings.Contains(body, "<html") {
+		t.Errorf("a share ID ending in dl: %d", code)
 	}
 }

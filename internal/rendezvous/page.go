@@ -4,8 +4,10 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 
 	"github.com/epicshare/epicshare/assets"
+	"github.com/epicshare/epicshare/internal/wire"
 )
 
 // receiverPage serves the browser receiver at every share link: /s/{id}
@@ -23,6 +25,13 @@ func receiverPage() http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-cache")
+		if seg := strings.Split(strings.TrimPrefix(r.URL.Path, wire.SharePath), "/"); seg[0] == "dl" || (len(seg) > 1 && seg[1] == "dl") {
+			// A download the page's service worker should have answered
+			// (sw.js). A browser that sent it here anyway gets no page
+			// to save under the file's name.
+			http.Error(w, "This download is answered by the page itself; open the link again.", http.StatusNotFound)
+			return
+		}
 		name := path.Base(r.URL.Path) // /s/ID, /s/ID/ and /s/ID/app.js alike
 		if name == "icon.png" {
 			// The app's own icon, for the tab and a phone's home screen.

@@ -1,0 +1,47 @@
+package assets
+
+import (
+	"io/fs"
+	"regexp"
+	"testing"
+)
+
+// The page and its service worker are loaded separately, and a browser
+// may keep an old worker; they agree on the version of their messages,
+// which the page checks at start (download.js) before it streams.
+func TestPageAndWorkerSpeakOneVersion(t *testing.T) {
+	version := func(file, pattern string) string {
+		t.Helper()
+		b, err := fs.ReadFile(Web, file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(pattern).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s has no %s", file, pattern)
+		}
+		return string(m[1])
+	}
+	page := version("download.js", `(?m)^export const WORKER_VERSION = (\d+);$`)
+	worker := version("sw.js", `(?m)^const VERSION = (\d+);$`)
+	if page != worker {
+		t.Errorf("download.js speaks version %s to the worker, sw.js version %s", page, worker)
+	}
+}
+
+// Every module a page script imports is embedded.
+func TestPageImportsAreEmbedded(t *testing.T) {
+	imp := regexp.MustCompile(`(?m)^import .* from "\./([a-z0-9]+\.js)";$`)
+	files, err := fs.Glob(Web, "*.js")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	for _, f := range files {
+		b, _ := fs.ReadFile(Web, f)
+		for _, m := range imp.FindAllSubmatch(b, -1) {
+			if _, err := fs.Stat(Web, string(m[1])); err != nil {
+				t.Errorf("%s imports %s, which is not embedded", f, m[1])
+			}
+		}
+	}
+}
