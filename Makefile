@@ -11,7 +11,7 @@ FYNE_TOOLS ?= v1.7.4
 # Debian packages that build the app and run every test (../shared/TESTING.md).
 DEB_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev \
-	xvfb xauth imagemagick xdotool zbar-tools chromium iproute2 nftables
+	xvfb xauth imagemagick xdotool zbar-tools chromium firefox-esr iproute2 nftables
 
 .PHONY: help deps build run test fuzz bench lint screenshots package clean
 
@@ -38,7 +38,7 @@ run: deps build ## start the app (the window; it runs its own signaling server o
 
 test: deps ## run every test with -race, then each fuzz target briefly
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -parallel 4 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 
 fuzz: ## run each fuzz target for FUZZTIME executions (default 5000x; a count, not a duration: see go.dev/issue/75804)
