@@ -114,6 +114,7 @@ async function onSignal(s) {
     }
     return; // a replay or a forgery: dropped
   }
+  if (s.kind === P.SIGNAL_OFFER) console.info("EpicShare: offer" + (st.pc ? " (ICE restart)" : ""));
   if (s.kind === P.SIGNAL_OFFER && st.pc) {
     // The sender restarts ICE after losing the path: answer on the same
     // connection, so the data channel goes on where it stopped.
@@ -151,6 +152,7 @@ async function onSignal(s) {
     await pc.setLocalDescription(await pc.createAnswer());
     send({ kind: P.SIGNAL_ANSWER, sdp: pc.localDescription.sdp });
   } else if (s.kind === P.SIGNAL_CANDIDATE && s.candidate?.candidate) {
+    console.info("EpicShare: remote candidate " + s.candidate.candidate);
     if (st.pc?.remoteDescription) await st.pc.addIceCandidate(s.candidate).catch(() => {});
     else st.pending.push(s.candidate);
   }

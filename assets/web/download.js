@@ -195,7 +195,8 @@ class Download {
     if (this.over) return;
     this.over = true;
     clearTimeout(this.stallTimer);
-    this.port.close();
+    // Later, so that an abort posted just now still reaches the worker.
+    setTimeout(() => this.port.close(), 1000);
     if (err) this.reject(err);
     else this.resolve();
     // The frame has handed its request to the downloads by now.

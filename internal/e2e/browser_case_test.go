@@ -97,10 +97,16 @@ func TestBrowserInNamespace(t *testing.T) {
 	}
 	must(t, p.Viewport(390, 844, 2))
 	must(t, p.Navigate(link.String()))
+	// shot writes a screenshot when pageShotsEnv names a folder: the
+	// README's pictures from Chromium's insecure-origin case, and
+	// <browser>-<case>-<name> from any other.
 	shot := func(name string) {
 		dir := os.Getenv(pageShotsEnv)
-		if dir == "" || c != "insecure-origin" || b != "chromium" {
+		if dir == "" {
 			return
+		}
+		if c != "insecure-origin" || b != "chromium" {
+			name = b + "-" + c + "-" + name
 		}
 		png, err := p.Screenshot()
 		must(t, err)
@@ -182,6 +188,7 @@ func TestBrowserInNamespace(t *testing.T) {
 		// ICE finds no path: the page says it could not connect, not that
 		// a connection broke.
 		waitStatus("Could not connect", 90*time.Second)
+		shot("no-path.png")
 		return
 	case "no-route":
 		// Firefox gathers no host candidate without a default route; on
@@ -243,6 +250,7 @@ func TestBrowserInNamespace(t *testing.T) {
 		midFile()
 		must(t, p.StopServiceWorkers())
 		waitStatus("The download of trip/video.bin was cut short by the browser", time.Minute)
+		shot("cut.png")
 		if e := senderEnd(); e.State != session.Failed || !strings.Contains(fmt.Sprint(e.Err), "cut a download short") {
 			t.Errorf("the sender ended %v (%v), want failed: the receiver's browser cut a download short", e.State, e.Err)
 		}

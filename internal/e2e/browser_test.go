@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,34 +89,31 @@ func TestBrowserReceiver(t *testing.T) {
 	if len(bs) < 2 {
 		t.Errorf("only %v of chromium and firefox-esr installed; run make deps", bs)
 	}
+	// Every case runs in a namespace and a browser of its own. The held
+	// downloads mostly wait on the path, so they run side by side with
+	// everything; of the others, one per browser at a time, so that the
+	// two cores are not shared by more than two browsers at full speed
+	// (make test allows eight parallel tests).
 	for _, b := range bs {
 		t.Run(b, func(t *testing.T) {
-			cases := browserCases
+			t.Parallel()
+			cases := slices.Concat(longCases, browserCases)
 			if b == "firefox" {
 				cases = append(cases, firefoxOnly...)
 			}
+			one := make(chan struct{}, 1)
 			for _, c := range cases {
 				t.Run(c, func(t *testing.T) {
+					t.Parallel()
+					if !slices.Contains(longCases, c) {
+						one <- struct{}{}
+						defer func() { <-one }()
+					}
 					t.Logf("%s", lastLines(inNamespace(t, b, c), 6))
 				})
 			}
 		})
 	}
-	// The held downloads mostly wait on the path: they run side by side
-	// (make test allows four parallel tests).
-	t.Run("held", func(t *testing.T) {
-		for _, b := range bs {
-			t.Run(b, func(t *testing.T) {
-				t.Parallel()
-				for _, c := range longCases {
-					t.Run(c, func(t *testing.T) {
-						t.Parallel()
-						t.Logf("%s", lastLines(inNamespace(t, b, c), 6))
-					})
-				}
-			})
-		}
-	})
 }
 
 // inNamespace runs case c in browser b in a namespace of its own, and

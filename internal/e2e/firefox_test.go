@@ -303,11 +303,16 @@ func (p firefoxPage) Console() string { return p.f.console.String() }
 
 // StopServiceWorkers cannot be asked of Firefox over BiDi. The page's
 // keep-alive messages are held back instead (see starveWorkerScript),
-// and the profile of that case shortens Firefox's idle timeouts, so the
-// browser stops the worker itself: the very failure the keep-alive is
-// for.
+// and the profile of that case shortens Firefox's idle timeouts to 3 s
+// each, so the browser stops the worker itself: the very failure the
+// keep-alive is for. After 8 s the pings go out again, and the worker
+// that answers is a new one.
 func (p firefoxPage) StopServiceWorkers() error {
-	return p.Eval(`(window.__epicshareStarve = true, "")`, nil)
+	if err := p.Eval(`(window.__epicshareStarve = true, "")`, nil); err != nil {
+		return err
+	}
+	time.Sleep(8 * time.Second) // Firefox's idle and extended timeouts, with a margin
+	return p.Eval(`(window.__epicshareStarve = false, "")`, nil)
 }
 
 // jsonResult wraps an expression so that its awaited value comes back as

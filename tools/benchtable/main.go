@@ -40,7 +40,8 @@ var goals = []goal{
 	{"SendReceive", "recv-rss-MiB", "receiver peak RSS, 1 GiB file (MiB)", 64, false},
 	{"SendReceive4GiB", "send-rss-MiB", "sender peak RSS, 4 GiB file (MiB)", 64, false},
 	{"SendReceive4GiB", "recv-rss-MiB", "receiver peak RSS, 4 GiB file (MiB)", 64, false},
-	{"Browser", "MB/s", "desktop→Chromium, 256 MiB", 30, true},
+	{"Browser/chromium", "MB/s", "desktop→Chromium, 256 MiB", 30, true},
+	{"Browser/firefox", "MB/s", "desktop→Firefox, 256 MiB", 30, true},
 	{"FirstByte", "first-byte-ms", "link opened → first byte (ms)", 300, false},
 }
 
