@@ -142,7 +142,7 @@ async function onSignal(s) {
         // ICE found no path at all: typically no usable network interface
         // (Firefox offers only the one with the default route), or a
         // firewall between the devices. Nothing had started.
-        return fail("Could not connect to the sender: no network path between the two devices was found. Check that both are on the same network (or that the share uses a relay server) and open the link again.");
+        return fail("Could not connect to the sender: no network path between the two devices was found. Check that both are on the same network and that no firewall stands between them, then open the link again.");
       }
       fail("The connection to the sender broke. Nothing incomplete is offered to save." + noResume());
     };
@@ -330,7 +330,7 @@ function stream(f) {
         fail(`The browser could not store ${f.path} (${err.message}). Nothing incomplete reached your downloads.` + noResume(), "the receiver's browser could not store a file");
       } else {
         console.info("EpicShare: download of " + f.path + ": " + err.message);
-        fail(`The download of ${f.path} was cut short by the browser, so it is not complete: delete what your downloads hold of it.` + noResume(), "the receiver's browser cut a download short");
+        fail(`The download of ${f.path} was cut short by the browser, so it is not complete: if your downloads list it, delete it.` + noResume(), "the receiver's browser cut a download short");
       }
     },
   );

@@ -267,7 +267,7 @@ func TestBrowserInNamespace(t *testing.T) {
 			// and takes this path only for offers over the origin's quota.
 			// All the page can do is say so.
 			t.Logf("the downloads:\n%s", listDir(downloads))
-			waitStatus("delete what your downloads hold of it", time.Second)
+			waitStatus("if your downloads list it, delete it", time.Second)
 			return
 		}
 		nothingLooksComplete(t, downloads, "trip - video.bin", bigSize)
