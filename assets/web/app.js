@@ -112,6 +112,7 @@ async function onSignal(s) {
       send({ kind: P.SIGNAL_BYE, code: P.BYE_TAMPERED, reason: "the offer failed its check" });
       return fail("The connection request was altered on the way (the server or the network may be tampering). Nothing was received.");
     }
+    console.info("EpicShare: dropped a " + s.kind + " signal: " + e.message);
     return; // a replay or a forgery: dropped
   }
   if (s.kind === P.SIGNAL_OFFER) console.info("EpicShare: offer" + (st.pc ? " (ICE restart)" : ""));

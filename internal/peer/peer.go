@@ -136,17 +136,19 @@ type Peer struct {
 	send func(wire.Signal)
 	log  *slog.Logger
 
-	mu        sync.Mutex
-	haveDesc  bool             // remote description set
-	pending   []wire.Candidate // candidates that arrived before it
-	failed    chan struct{}    // closed when the connection fails or the remote says bye
-	failErr   error            //
-	opened    chan *stream     // the data channel, once open and detached
-	stream    *stream          // the same, for closing it when the connection fails
-	back      chan struct{}    // while the connection is lost: closed when ICE connects again
-	restarts  int              // ICE restarts offered
-	closed    chan struct{}    // closed by Close
-	closeOnce sync.Once
+	mu         sync.Mutex
+	haveDesc   bool             // remote description set
+	pending    []wire.Candidate // candidates that arrived before it
+	failed     chan struct{}    // closed when the connection fails or the remote says bye
+	failErr    error            //
+	opened     chan *stream     // the data channel, once open and detached
+	stream     *stream          // the same, for closing it when the connection fails
+	back       chan struct{}    // while the connection is lost: closed when ICE connects again
+	restarts   int              // ICE restarts offered
+	describing bool             // a local description is being set and sent
+	held       []wire.Signal    // candidates gathered meanwhile, sent after it
+	closed     chan struct{}    // closed by Close
+	closeOnce  sync.Once
 }
 
 // New creates a Peer. send delivers a signal to the remote peer; it must not
@@ -174,9 +176,17 @@ func New(api *webrtc.API, cfg Config, role Role, send func(wire.Signal)) (*Peer,
 			return // gathering complete; trickle needs no marker
 		}
 		init := c.ToJSON()
-		p.send(wire.Signal{Kind: wire.SignalCandidate, Candidate: &wire.Candidate{
+		sg := wire.Signal{Kind: wire.SignalCandidate, Candidate: &wire.Candidate{
 			Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex,
-		}})
+		}}
+		p.mu.Lock()
+		if p.describing {
+			p.held = append(p.held, sg)
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		p.send(sg)
 	})
 	pc.OnICEConnectionStateChange(p.iceStateChanged)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -308,16 +318,41 @@ func (p *Peer) restartICE() {
 		p.log.Warn("ICE restart: create offer", "err", err)
 		return
 	}
-	if err := p.pc.SetLocalDescription(offer); err != nil {
-		p.log.Warn("ICE restart: set local description", "err", err)
-		return
-	}
 	p.mu.Lock()
 	p.restarts++
 	n := p.restarts
 	p.mu.Unlock()
+	if err := p.describe(wire.SignalOffer, offer); err != nil {
+		p.log.Warn("ICE restart", "err", err)
+		return
+	}
 	p.log.Info("ICE restart offered", "attempt", n)
-	p.send(wire.Signal{Kind: wire.SignalOffer, SDP: offer.SDP})
+}
+
+// describe sets a local description and sends it. Pion gathers candidates
+// as soon as it is set; those are held until the description has been
+// sent, since a receiver checks every signal against the handshake that
+// the offer starts and drops a candidate that comes before it. A browser
+// that offers only an mDNS name of its own then has no path to us at all.
+func (p *Peer) describe(kind string, d webrtc.SessionDescription) error {
+	p.mu.Lock()
+	p.describing = true
+	p.mu.Unlock()
+	err := p.pc.SetLocalDescription(d)
+	if err == nil {
+		p.send(wire.Signal{Kind: kind, SDP: d.SDP})
+	}
+	p.mu.Lock()
+	held := p.held
+	p.held, p.describing = nil, false
+	p.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("set local description: %w", err)
+	}
+	for _, sg := range held {
+		p.send(sg)
+	}
+	return nil
 }
 
 // Abort ends the negotiation: Connect returns err.
@@ -366,11 +401,7 @@ func (p *Peer) answer(sdp string) error {
 	if err != nil {
 		return fmt.Errorf("create answer: %w", err)
 	}
-	if err := p.pc.SetLocalDescription(ans); err != nil {
-		return fmt.Errorf("set local description: %w", err)
-	}
-	p.send(wire.Signal{Kind: wire.SignalAnswer, SDP: ans.SDP})
-	return nil
+	return p.describe(wire.SignalAnswer, ans)
 }
 
 func (p *Peer) setRemote(d webrtc.SessionDescription) error {
@@ -417,11 +448,10 @@ func (p *Peer) Connect(ctx context.Context) (*Conn, error) {
 			p.Close()
 			return nil, fmt.Errorf("create offer: %w", err)
 		}
-		if err := p.pc.SetLocalDescription(offer); err != nil {
+		if err := p.describe(wire.SignalOffer, offer); err != nil {
 			p.Close()
-			return nil, fmt.Errorf("set local description: %w", err)
+			return nil, err
 		}
-		p.send(wire.Signal{Kind: wire.SignalOffer, SDP: offer.SDP})
 	}
 	select {
 	case s := <-p.opened:

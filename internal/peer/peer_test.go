@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -208,5 +209,51 @@ func TestRemoteCloseUnblocksBlockedWriter(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("writer still blocked after the remote closed")
+	}
+}
+
+// TestNoCandidateBeforeItsDescription: Pion gathers candidates as soon as a
+// local description is set, before the description itself is sent. A
+// receiver checks each signal against the handshake the offer starts, so a
+// candidate that overtakes the offer is dropped (the page does so), and a
+// browser that offers only an mDNS name then has no way to the sender at
+// all. The send below takes its time over the offer, as a busy broker
+// connection would: no candidate may be handed over before it returns.
+func TestNoCandidateBeforeItsDescription(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		kinds []string
+		cand  = make(chan struct{}, 1)
+	)
+	o, err := peer.New(peer.NewAPI(loopback), loopback, peer.Offerer, func(s wire.Signal) {
+		if s.Kind == wire.SignalOffer {
+			time.Sleep(300 * time.Millisecond) // long after gathering
+		}
+		mu.Lock()
+		kinds = append(kinds, s.Kind)
+		mu.Unlock()
+		if s.Kind == wire.SignalCandidate {
+			select {
+			case cand <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { o.Connect(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-cand:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no candidate gathered")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if kinds[0] != wire.SignalOffer {
+		t.Fatalf("the first signal handed over is %s, not the offer: %v", kinds[0], kinds)
 	}
 }
