@@ -63,7 +63,7 @@ func TestBrowserInNamespace(t *testing.T) {
 		bigSize = 256 << 20
 	case long:
 		bigSize = int64(longDuration()) * longBytesPerSecond
-	case strings.HasPrefix(c, "worker-stopped"):
+	case strings.HasPrefix(c, "worker-stopped"), strings.HasPrefix(c, "download-cancelled"):
 		bigSize = 40 * longBytesPerSecond // long enough to stop the worker in the middle
 	}
 	testutil.RandomFile(t, filepath.Join(src, "trip/video.bin"), bigSize)
@@ -183,6 +183,20 @@ func TestBrowserInNamespace(t *testing.T) {
 		must(t, p.Navigate("about:blank"))
 		must(t, p.Navigate(link.String()))
 		waitStatus("no WebRTC", 10*time.Second)
+		return
+	case "download-cancelled-secure":
+		waitVisible(t, p, "accept", 90*time.Second, diagnose)
+		click(t, p, "#accept")
+		// The person cancels the big file in the browser's downloads
+		// list: the worker's stream is cancelled, the page says so and
+		// stops the sender.
+		midFile()
+		must(t, p.(downloadCanceller).CancelDownload("trip - video.bin"))
+		waitStatus("The download of trip/video.bin was cancelled in the browser", 30*time.Second)
+		if e := senderEnd(); e.State != session.Failed || !strings.Contains(fmt.Sprint(e.Err), "cancelled a download") {
+			t.Errorf("the sender ended %v (%v), want failed: the receiver cancelled a download", e.State, e.Err)
+		}
+		nothingLooksComplete(t, downloads, "trip - video.bin", bigSize)
 		return
 	case "no-path":
 		// ICE finds no path: the page says it could not connect, not that

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ func openBrowser(t *testing.T, ctx context.Context, name, c, downloads string) b
 	t.Cleanup(bcancel)
 	// The first Run starts the browser; its context must not time out.
 	must(t, chromedp.Do(bctx, chromedp.Navigate("about:blank")))
-	p := &chromiumPage{ctx: bctx}
+	p := &chromiumPage{ctx: bctx, downloads: map[string]string{}}
 	console := chromedp.Console(bctx)
 	go func() {
 		for m, err := range console {
@@ -89,8 +90,16 @@ func openBrowser(t *testing.T, ctx context.Context, name, c, downloads string) b
 			fmt.Fprintf(&p.console, "%s %s\n", m.Time.Format("15:04:05.000"), m)
 		}
 	}()
+	must(t, chromedp.ListenBrowser(bctx, func(ev any) {
+		if e, ok := ev.(*browser.EventDownloadWillBegin); ok {
+			p.mu.Lock()
+			p.downloads[e.SuggestedFilename] = e.GUID
+			p.mu.Unlock()
+		}
+	}))
+	events := true
 	_, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads,
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads, EventsEnabled: &events,
 	})
 	must(t, err)
 	return p
@@ -115,6 +124,27 @@ const starveWorkerScript = `
 type chromiumPage struct {
 	ctx     context.Context
 	console testutil.Buffer
+
+	mu        sync.Mutex
+	downloads map[string]string // suggested file name → download GUID
+}
+
+// downloadCanceller is a browser that can cancel a download as the person
+// would in its downloads list: Chromium, over CDP. (BiDi has no such
+// command.)
+type downloadCanceller interface {
+	CancelDownload(name string) error
+}
+
+func (p *chromiumPage) CancelDownload(name string) error {
+	p.mu.Lock()
+	guid, ok := p.downloads[name]
+	p.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no download named %q began", name)
+	}
+	_, err := chromedp.CallBrowser(p.ctx, browser.CancelDownload, browser.CancelDownloadParams{GUID: guid})
+	return err
 }
 
 func (p *chromiumPage) Navigate(url string) error {

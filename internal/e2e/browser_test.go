@@ -62,6 +62,9 @@ var (
 	// firefoxOnly: without a default route Firefox gathers no host
 	// candidate, as on a LAN without a gateway.
 	firefoxOnly = []string{"no-route"}
+	// chromiumOnly: a download cancelled in the browser's downloads list
+	// (over CDP; BiDi cannot).
+	chromiumOnly = []string{"download-cancelled-secure"}
 )
 
 // browsers lists the installed browsers the tests drive.
@@ -100,6 +103,8 @@ func TestBrowserReceiver(t *testing.T) {
 			cases := slices.Concat(longCases, browserCases)
 			if b == "firefox" {
 				cases = append(cases, firefoxOnly...)
+			} else {
+				cases = append(cases, chromiumOnly...)
 			}
 			one := make(chan struct{}, 1)
 			for _, c := range cases {
@@ -153,7 +158,7 @@ func runInNamespace(b, c string) (string, error) {
 			[]string{"nft", "add", "chain", "inet", "epicshare_nopath", "output", "{ type filter hook output priority 0 ; }"},
 			[]string{"nft", "add", "rule", "inet", "epicshare_nopath", "output", "meta", "l4proto", "udp", "drop"})
 	}
-	if strings.HasPrefix(c, "long-") || strings.HasPrefix(c, "worker-stopped") {
+	if strings.HasPrefix(c, "long-") || strings.HasPrefix(c, "worker-stopped") || strings.HasPrefix(c, "download-cancelled") {
 		setup = append(setup, holdUDP(longRate)...)
 	}
 	for _, args := range setup {
