@@ -240,7 +240,11 @@ async function offer(m) {
   for (const f of st.files) {
     f.li = document.createElement("li");
     const name = document.createElement("span");
-    name.textContent = f.path;
+    // A long path breaks after a slash before it breaks inside a name.
+    f.path.split("/").forEach((part, i, all) => {
+      name.append(part + (i < all.length - 1 ? "/" : ""));
+      if (i < all.length - 1) name.append(document.createElement("wbr"));
+    });
     f.sizeEl = document.createElement("span");
     f.sizeEl.className = "size";
     f.sizeEl.textContent = bytes(f.size);
