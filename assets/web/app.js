@@ -23,6 +23,7 @@ const st = {
   // origin's private file system (stage.js, for Firefox), or, when null,
   // memory until the person saves them.
   sink: null,
+  stalled: null, // {f, was}: the file whose download the browser holds back, and the status before
 };
 
 function bytes(n) {
@@ -140,9 +141,8 @@ async function onSignal(s) {
       console.info("EpicShare: connection " + pc.connectionState);
       if (pc.connectionState !== "failed") return;
       if (!st.connected) {
-        // ICE found no path at all: typically no usable network interface
-        // (Firefox offers only the one with the default route), or a
-        // firewall between the devices. Nothing had started.
+        // ICE found no path at all (a firewall, networks that cannot
+        // reach each other): nothing had started.
         return fail("Could not connect to the sender: no network path between the two devices was found. Check that both are on the same network and that no firewall stands between them, then open the link again.");
       }
       fail("The connection to the sender broke. Nothing incomplete is offered to save." + noResume());
@@ -395,8 +395,9 @@ async function finish() {
   const n = st.files.length;
   const what = `Received ${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}, every file verified`;
   if (st.sink) {
-    // Done only once the browser has every byte: until the worker
-    // confirms, the sender is not told, and the page does not say saved.
+    // Done only once the browser has every byte: until the sink
+    // confirms each file, the sender is not told, and the page does not
+    // say saved.
     status(what + ". Finishing the downloads…");
     try {
       await Promise.all(st.files.map((f) => f.dl.done));

@@ -84,8 +84,6 @@ class Stager {
   file(name, size) {
     return new StagedFile(this.dir, String(++this.n), name, size);
   }
-
-  stop() {}
 }
 
 class StagedFile {

@@ -18,7 +18,6 @@
 // Version of the page ⇄ worker messages; the page falls back to keeping
 // files in memory when an old worker answers with another.
 const VERSION = 2;
-const instance = Math.random().toString(36).slice(2);
 const streams = new Map(); // id → download
 
 self.addEventListener("install", () => self.skipWaiting());
@@ -28,7 +27,7 @@ self.addEventListener("message", (e) => {
   const m = e.data || {};
   if (m.kind === "hello" || m.kind === "ping") {
     const ids = Array.isArray(m.ids) ? m.ids : [];
-    e.source?.postMessage({ kind: m.kind === "hello" ? "hello" : "pong", seq: m.seq, version: VERSION, instance, known: ids.filter((id) => streams.has(id)) });
+    e.source?.postMessage({ kind: m.kind === "hello" ? "hello" : "pong", seq: m.seq, version: VERSION, known: ids.filter((id) => streams.has(id)) });
   } else if (m.kind === "open" && typeof m.id === "string" && e.ports[0]) {
     streams.set(m.id, download(m.id, String(m.name), Number(m.size) || 0, e.ports[0]));
   }
@@ -101,7 +100,7 @@ function download(id, name, size, port) {
     wake = null;
     w?.();
   };
-  port.postMessage({ kind: "ready", instance });
+  port.postMessage({ kind: "ready" });
   return {
     settled,
     get fetched() {

@@ -121,24 +121,14 @@ func TestBrowserReceiver(t *testing.T) {
 	}
 }
 
-// inNamespace runs case c in browser b in a namespace of its own, and
-// returns its output.
+// inNamespace makes a network namespace with loopback and a veth pair,
+// runs TestBrowserInNamespace in it for browser b and case c, and returns
+// its output. It removes the namespace, also on failure.
 func inNamespace(t testing.TB, b, c string) string {
 	t.Helper()
-	out, err := runInNamespace(b, c)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	return out
-}
-
-// runInNamespace makes a network namespace with loopback and a veth
-// pair, runs TestBrowserInNamespace in it for browser b and case c, and
-// returns its output. It removes the namespace, also on failure.
-func runInNamespace(b, c string) (string, error) {
 	ns := fmt.Sprintf("epicshare-%d-%s-%s", os.Getpid(), b, c)
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		return string(out), fmt.Errorf("ip netns add: %v", err)
+		t.Fatalf("ip netns add: %v\n%s", err, out)
 	}
 	defer exec.Command("ip", "netns", "del", ns).Run()
 	setup := [][]string{
@@ -158,31 +148,39 @@ func runInNamespace(b, c string) (string, error) {
 			[]string{"nft", "add", "chain", "inet", "epicshare_nopath", "output", "{ type filter hook output priority 0 ; }"},
 			[]string{"nft", "add", "rule", "inet", "epicshare_nopath", "output", "meta", "l4proto", "udp", "drop"})
 	}
-	if strings.HasPrefix(c, "long-") || strings.HasPrefix(c, "worker-stopped") || strings.HasPrefix(c, "download-cancelled") {
+	if heldPath(c) {
 		setup = append(setup, holdUDP(longRate)...)
 	}
 	for _, args := range setup {
 		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput(); err != nil {
-			return string(out), fmt.Errorf("%v: %v", args, err)
+			t.Fatalf("%v: %v\n%s", args, err, out)
 		}
 	}
-	limit := 5 * time.Minute
-	if strings.HasPrefix(c, "long-") {
-		limit += 2 * time.Duration(longDuration()) * time.Second
-	}
+	limit := caseLimit(c) + 2*time.Minute // and the browser's start and stop
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestBrowserInNamespace$", "-test.v", "-test.count=1", "-test.bench=^$",
 		"-test.timeout="+limit.String())
 	cmd.Env = append(os.Environ(), browserEnv+"="+b, browserCaseEnv+"="+c)
 	out, err := cmd.CombinedOutput()
-	if err == nil && !strings.Contains(string(out), "--- PASS: TestBrowserInNamespace") {
-		err = fmt.Errorf("the case did not pass")
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestBrowserInNamespace") {
+		t.Fatalf("%s %s in the namespace: %v\n%s", b, c, err, out)
 	}
-	if err != nil {
-		return string(out), fmt.Errorf("%s %s in the namespace: %v", b, c, err)
+	return string(out)
+}
+
+// heldPath reports whether case c holds the namespace's UDP to longRate:
+// the long downloads, and the cases that act in the middle of a file.
+func heldPath(c string) bool {
+	return strings.HasPrefix(c, "long-") || strings.HasPrefix(c, "worker-stopped") || strings.HasPrefix(c, "download-cancelled")
+}
+
+// caseLimit is how long case c may take inside its namespace.
+func caseLimit(c string) time.Duration {
+	if strings.HasPrefix(c, "long-") {
+		return 3*time.Minute + 2*time.Duration(longDuration())*time.Second
 	}
-	return string(out), nil
+	return 3 * time.Minute
 }
 
 // holdUDP is the tc set-up that holds the namespace's UDP traffic (the
