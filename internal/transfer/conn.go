@@ -16,26 +16,32 @@ const cancelGrace = 2 * time.Second
 // ending: a canceled context sends cancel{reason} and closes the stream,
 // which unblocks any Read or Write in progress.
 type conn struct {
-	rwc io.ReadWriteCloser
-	fr  frameReader
-	fw  frameWriter
+	rwc  io.ReadWriteCloser
+	fr   frameReader
+	fw   frameWriter
+	peer string // what the other side is: "sender" or "receiver"
 }
 
-func newConn(rwc io.ReadWriteCloser) *conn {
-	c := &conn{rwc: rwc}
+func newConn(rwc io.ReadWriteCloser, peer string) *conn {
+	c := &conn{rwc: rwc, peer: peer}
 	c.fr.r = rwc
 	c.fw.w = rwc
 	return c
 }
 
+// cancelMsg is the payload of a cancel frame.
 type cancelMsg struct {
-	Reason string `json:"reason"`
+	Code   string `json:"code"`
+	Detail string `json:"detail,omitempty"`
 }
 
-// abort tells the other side why this side stops, waiting at most
-// cancelGrace, then closes the stream.
-func (c *conn) abort(reason string) {
-	b, _ := json.Marshal(cancelMsg{Reason: reason})
+// abort tells the other side why this side stops (a Cancel code and an
+// optional detail), waiting at most cancelGrace, then closes the stream.
+func (c *conn) abort(code, detail string) {
+	if len(detail) > maxDetail {
+		detail = detail[:maxDetail]
+	}
+	b, _ := json.Marshal(cancelMsg{Code: code, Detail: detail})
 	sent := make(chan struct{})
 	go func() {
 		c.fw.write(frameCancel, b) // best effort: the stream may be gone
@@ -51,13 +57,13 @@ func (c *conn) abort(reason string) {
 	<-sent // Close unblocks a pending write
 }
 
-// onCancel arranges for abort(reason) when ctx ends. The returned stop
-// function must be called before the transfer returns.
-func (c *conn) onCancel(ctx context.Context, reason string) (stop func()) {
+// onCancel arranges for abort(CancelStopped) when ctx ends. The returned
+// stop function must be called before the transfer returns.
+func (c *conn) onCancel(ctx context.Context) (stop func()) {
 	done := make(chan struct{})
 	unregister := context.AfterFunc(ctx, func() {
 		defer close(done)
-		c.abort(reason)
+		c.abort(CancelStopped, "")
 	})
 	return func() {
 		if !unregister() {
@@ -66,16 +72,20 @@ func (c *conn) onCancel(ctx context.Context, reason string) (stop func()) {
 	}
 }
 
-// peerCanceled decodes the payload of a cancel frame.
-func peerCanceled(payload []byte) error {
+// maxDetail bounds the detail of a cancel, both ways.
+const maxDetail = 500
+
+// peerCanceled decodes the payload of a cancel frame from the side named
+// from ("sender" or "receiver").
+func (c *conn) peerCanceled(payload []byte) error {
 	var m cancelMsg
-	if err := json.Unmarshal(payload, &m); err != nil {
-		return &PeerError{}
+	if err := json.Unmarshal(payload, &m); err != nil || len(m.Code) > 40 {
+		return &PeerError{Code: CancelFailed, From: c.peer}
 	}
-	if len(m.Reason) > 500 {
-		m.Reason = m.Reason[:500]
+	if len(m.Detail) > maxDetail {
+		m.Detail = m.Detail[:maxDetail]
 	}
-	return &PeerError{Reason: m.Reason}
+	return &PeerError{Code: m.Code, Detail: m.Detail, From: c.peer}
 }
 
 // readErr classifies an error from reading or writing the stream.
@@ -123,7 +133,7 @@ func (c *conn) readJoined(part, last byte, tooBig error) ([]byte, error) {
 		switch t {
 		case part, last:
 		case frameCancel:
-			return nil, peerCanceled(payload)
+			return nil, c.peerCanceled(payload)
 		default:
 			return nil, unexpected(t, frameName(last))
 		}

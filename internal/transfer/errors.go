@@ -24,14 +24,71 @@ var (
 	ErrDeclined = errors.New("declined")
 )
 
-// PeerError carries the reason the other side gave when it canceled.
-type PeerError struct{ Reason string }
+// Cancel codes: why a side stopped, as a cancel frame carries it. No
+// words for people travel in the protocol, only a code and, for some, a
+// detail (a file's path, or the error a program saw); each side words the
+// code itself (PeerError.Reason). The browser pages send the same codes.
+const (
+	CancelStopped           = "stopped"            // the person stopped it, or the program was interrupted
+	CancelDeclined          = "declined"           // the receiver declined the offer
+	CancelBadOffer          = "bad-offer"          // the manifest is unsafe or malformed; detail: why
+	CancelNoRoom            = "no-room"            // the disk, or the browser's storage, is full
+	CancelCannotWrite       = "cannot-write"       // the receiver cannot write to its folder
+	CancelVerify            = "verify-failed"      // a file failed verification; detail: its path
+	CancelProtocol          = "protocol"           // the other side broke the protocol; detail: how
+	CancelSourceChanged     = "source-changed"     // a shared file changed while it was sent; detail: its path
+	CancelDownloadCut       = "download-cut"       // the receiver's browser cut a download short
+	CancelDownloadCancelled = "download-cancelled" // the receiver cancelled a download in its browser
+	CancelFailed            = "failed"             // anything else; detail: the error
+)
 
-func (e *PeerError) Error() string {
-	if e.Reason == "" {
-		return ErrPeerCanceled.Error()
+// PeerError is the other side's cancel: its code, detail, and which side
+// it was ("sender" or "receiver"), as the side that read it knows.
+type PeerError struct {
+	Code, Detail string
+	From         string
+}
+
+func (e *PeerError) Error() string { return fmt.Sprintf("%v: %s", ErrPeerCanceled, e.Reason()) }
+
+// Reason words the other side's cancel for people.
+func (e *PeerError) Reason() string {
+	who := e.From
+	if who == "" {
+		who = "other side"
 	}
-	return fmt.Sprintf("%v: %s", ErrPeerCanceled, e.Reason)
+	detail := func(s string) string {
+		if e.Detail == "" {
+			return s
+		}
+		return s + ": " + e.Detail
+	}
+	switch e.Code {
+	case CancelStopped:
+		if who == "sender" {
+			return "the sender stopped sharing"
+		}
+		return "the " + who + " stopped the transfer"
+	case CancelDeclined:
+		return "the " + who + " declined"
+	case CancelBadOffer:
+		return detail("the " + who + " refused the offer")
+	case CancelNoRoom:
+		return "the " + who + "'s disk is full"
+	case CancelCannotWrite:
+		return "the " + who + " cannot write to its folder"
+	case CancelVerify:
+		return detail("a file failed verification")
+	case CancelProtocol:
+		return detail("the " + who + " refused the data")
+	case CancelSourceChanged:
+		return detail("a file changed on the " + who + "'s side while it was being sent")
+	case CancelDownloadCut:
+		return "the " + who + "'s browser cut a download short"
+	case CancelDownloadCancelled:
+		return "the " + who + " cancelled a download in the browser"
+	}
+	return detail("the " + who + " failed")
 }
 
 func (e *PeerError) Unwrap() error { return ErrPeerCanceled }

@@ -224,7 +224,7 @@ func TestSenderReadsAnAcceptOfManyFrames(t *testing.T) {
 	a, r := net.Pipe()
 	sendDone := make(chan error, 1)
 	go func() { sendDone <- Send(t.Context(), a, o, SendOptions{}) }()
-	c := newConn(r)
+	c := newConn(r, "receiver")
 	if _, err := c.readJoined(frameManifestPart, frameManifest, ErrBadManifest); err != nil {
 		t.Fatal(err)
 	}

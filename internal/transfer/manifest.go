@@ -17,6 +17,8 @@ const (
 	MaxPathBytes = 4096
 	MaxNameBytes = 255
 	MaxFileSize  = 1 << 50 // 1 PiB: far beyond any disk, small enough to never overflow
+	// MaxText bounds the text message a share may carry.
+	MaxText = 1 << 20
 )
 
 // Entry is one item of a share: a regular file or a directory.
@@ -30,9 +32,12 @@ type Entry struct {
 	Dir  bool   `json:"dir,omitempty"`
 }
 
-// Manifest lists everything a share offers, in sending order.
+// Manifest lists everything a share offers, in sending order, and the
+// text message it carries, if any. The text is untrusted: show it as
+// text, never as markup.
 type Manifest struct {
 	Entries []Entry `json:"entries"`
+	Text    string  `json:"text,omitempty"`
 }
 
 // Total returns the number of bytes of file data in m.
@@ -70,8 +75,14 @@ func DecodeManifest(b []byte) (Manifest, error) {
 // Validate checks everything a receiver relies on: safe relative names,
 // bounded sizes, no duplicates, and no file that is also used as a folder.
 func (m Manifest) Validate() error {
-	if len(m.Entries) == 0 {
+	if len(m.Entries) == 0 && m.Text == "" {
 		return fmt.Errorf("%w: it lists nothing", ErrBadManifest)
+	}
+	if len(m.Text) > MaxText {
+		return fmt.Errorf("%w: a text of %d bytes (at most %d)", ErrBadManifest, len(m.Text), MaxText)
+	}
+	if !utf8.ValidString(m.Text) {
+		return fmt.Errorf("%w: the text is not valid UTF-8", ErrBadManifest)
 	}
 	if len(m.Entries) > MaxEntries {
 		return fmt.Errorf("%w: %d entries (at most %d)", ErrBadManifest, len(m.Entries), MaxEntries)
@@ -171,6 +182,26 @@ type Offer struct {
 	Skipped []string
 }
 
+// NewTextOffer offers a text message and the given files and folders
+// (none is fine), as NewOffer does.
+func NewTextOffer(text string, paths ...string) (*Offer, error) {
+	if text == "" {
+		return NewOffer(paths...)
+	}
+	if len(text) > MaxText {
+		return nil, fmt.Errorf("share: the text is %d bytes; at most %d fit in a share", len(text), MaxText)
+	}
+	o, err := newOffer(paths)
+	if err != nil {
+		return nil, err
+	}
+	o.Manifest.Text = text
+	if err := o.Manifest.Validate(); err != nil {
+		return nil, fmt.Errorf("share: %w", err)
+	}
+	return o, nil
+}
+
 // NewOffer scans the given files and folders into an Offer. Each argument
 // becomes a top-level entry named by its base name; folders are walked
 // recursively, keeping empty files and empty folders. Every file is opened
@@ -179,6 +210,17 @@ func NewOffer(paths ...string) (*Offer, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("nothing to share")
 	}
+	o, err := newOffer(paths)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Manifest.Validate(); err != nil {
+		return nil, fmt.Errorf("share: %w", err)
+	}
+	return o, nil
+}
+
+func newOffer(paths []string) (*Offer, error) {
 	o := &Offer{}
 	top := make(map[string]string)
 	for _, arg := range paths {
@@ -210,9 +252,6 @@ func NewOffer(paths ...string) (*Offer, error) {
 		default:
 			return nil, fmt.Errorf("share %s: not a regular file or folder", arg)
 		}
-	}
-	if err := o.Manifest.Validate(); err != nil {
-		return nil, fmt.Errorf("share: %w", err)
 	}
 	return o, nil
 }

@@ -60,8 +60,8 @@ const doneLinger = 5 * time.Second
 // and each .part continues from its end once the sender agrees that its
 // content is the start of the file. Receive closes rwc before it returns.
 func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts ReceiveOptions) (*Result, error) {
-	c := newConn(rwc)
-	stop := c.onCancel(ctx, "the receiver stopped the transfer")
+	c := newConn(rwc, "sender")
+	stop := c.onCancel(ctx)
 	defer func() {
 		stop()
 		rwc.Close()
@@ -70,13 +70,13 @@ func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts Recei
 	m, err := c.readManifest()
 	if err != nil {
 		if errors.Is(err, ErrBadManifest) {
-			c.abort("the receiver refused the offer: " + err.Error())
+			c.abort(CancelBadOffer, err.Error())
 		}
 		return nil, readErr(ctx, err)
 	}
 	root, err := openTarget(dir)
 	if err != nil {
-		c.abort("the receiver cannot write to its folder")
+		c.abort(CancelCannotWrite, "")
 		return nil, err
 	}
 	defer root.Close()
@@ -85,7 +85,7 @@ func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts Recei
 			if ctx.Err() != nil {
 				return nil, readErr(ctx, err)
 			}
-			c.abort("the receiver declined")
+			c.abort(CancelDeclined, "")
 			return nil, fmt.Errorf("%w: %v", ErrDeclined, err)
 		}
 	}
@@ -93,7 +93,7 @@ func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts Recei
 	w := &writer{root: root, m: m, top: make(map[string]string),
 		skip: make(map[int]bool), resume: make(map[int]*resumeState)}
 	if w.j, err = openJournal(root, m); err != nil {
-		c.abort(reasonFor(err))
+		c.abort(cancelFor(err))
 		return nil, err
 	}
 	var tr *tracker
@@ -103,7 +103,7 @@ func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts Recei
 		} else {
 			var pe *PeerError
 			if !errors.As(err, &pe) && !errors.Is(err, ErrConnectionLost) {
-				c.abort(reasonFor(err))
+				c.abort(cancelFor(err))
 			}
 		}
 		if !w.resumable(ctx, err, opts.KeepOnCancel) {
@@ -268,7 +268,7 @@ func (c *conn) receiveFile(ctx context.Context, w *writer, i int, e Entry, tr *t
 			}
 			return nil
 		case frameCancel:
-			return peerCanceled(payload)
+			return c.peerCanceled(payload)
 		default:
 			return unexpected(t, "file data")
 		}
@@ -290,7 +290,7 @@ func (c *conn) resumeAt(offset int64, tr *tracker) (int64, error) {
 	}
 	switch {
 	case t == frameCancel:
-		return 0, peerCanceled(payload)
+		return 0, c.peerCanceled(payload)
 	case t != frameResumeAt:
 		return 0, unexpected(t, "resume-at")
 	case len(payload) != 8:
@@ -322,17 +322,18 @@ func verify(e Entry, got int64, h hash.Hash, sum []byte) error {
 	return nil
 }
 
-// reasonFor words a local failure for the other side.
-func reasonFor(err error) string {
+// cancelFor is the cancel code and detail that tell the sender about a
+// local failure.
+func cancelFor(err error) (code, detail string) {
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
-		return "the receiver's disk is full"
+		return CancelNoRoom, ""
 	case errors.Is(err, ErrVerify):
-		return err.Error()
+		return CancelVerify, strings.TrimPrefix(err.Error(), ErrVerify.Error()+": ")
 	case errors.Is(err, ErrProtocol):
-		return "the receiver refused the data: " + err.Error()
+		return CancelProtocol, err.Error()
 	}
-	return "the receiver could not save the files"
+	return CancelCannotWrite, ""
 }
 
 // openTarget opens dir as the root of everything Receive writes and checks

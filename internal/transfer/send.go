@@ -68,8 +68,8 @@ func (a Accept) total(m Manifest) int64 {
 // Send closes rwc before it returns. Canceling ctx tells the receiver that
 // the sender stopped.
 func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOptions) (err error) {
-	c := newConn(rwc)
-	stop := c.onCancel(ctx, "the sender stopped sharing")
+	c := newConn(rwc, "receiver")
+	stop := c.onCancel(ctx)
 	defer func() {
 		stop()
 		rwc.Close()
@@ -109,7 +109,7 @@ func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOption
 		case t == frameDone:
 			peerEnd <- nil
 		case t == frameCancel:
-			peerEnd <- peerCanceled(payload)
+			peerEnd <- c.peerCanceled(payload)
 		default:
 			peerEnd <- unexpected(t, "done")
 		}
@@ -117,7 +117,11 @@ func Send(ctx context.Context, rwc io.ReadWriteCloser, o *Offer, opts SendOption
 	fail := func(err error) error {
 		var pe *PeerError
 		if ctx.Err() == nil && !errors.Is(err, ErrConnectionLost) && !errors.As(err, &pe) {
-			c.abort("the sender failed: " + err.Error())
+			if errors.Is(err, ErrSourceChanged) {
+				c.abort(CancelSourceChanged, err.Error())
+			} else {
+				c.abort(CancelFailed, err.Error())
+			}
 		}
 		c.rwc.Close() // unblocks the reader goroutine
 		if perr := <-peerEnd; perr != nil {

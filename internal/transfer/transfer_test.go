@@ -124,7 +124,7 @@ func TestDecline(t *testing.T) {
 		Confirm: func(context.Context, transfer.Manifest) error { return errors.New("no thanks") },
 	})
 	var pe *transfer.PeerError
-	if !errors.As(sendErr, &pe) || !strings.Contains(pe.Reason, "declined") {
+	if !errors.As(sendErr, &pe) || pe.Code != transfer.CancelDeclined {
 		t.Errorf("sender got %v, want the receiver's decline", sendErr)
 	}
 	if !errors.Is(rr.err, transfer.ErrDeclined) {
@@ -188,7 +188,7 @@ func TestCancel(t *testing.T) {
 				cancelerErr, otherErr = rerr, serr
 			}
 			var pe *transfer.PeerError
-			if !errors.As(otherErr, &pe) || !strings.Contains(pe.Reason, tc.wantReason) {
+			if !errors.As(otherErr, &pe) || !strings.Contains(pe.Reason(), tc.wantReason) {
 				t.Errorf("other side got %v, want reason %q", otherErr, tc.wantReason)
 			}
 			if !errors.Is(cancelerErr, tc.cancelerErr) {
@@ -279,7 +279,7 @@ func TestSourceChanged(t *testing.T) {
 		t.Errorf("sender got %v, want ErrSourceChanged", serr)
 	}
 	var pe *transfer.PeerError
-	if !errors.As(rr.err, &pe) || !strings.Contains(pe.Reason, "a.txt") {
+	if !errors.As(rr.err, &pe) || !strings.Contains(pe.Reason(), "a.txt") {
 		t.Errorf("receiver got %v, want the sender's reason naming the file", rr.err)
 	}
 	testutil.OnlyPartial(t, dst)
@@ -321,7 +321,7 @@ func TestTargetNotWritable(t *testing.T) {
 			t.Errorf("receive into %s: %v, want a target folder error", dst, rr.err)
 		}
 		var pe *transfer.PeerError
-		if !errors.As(serr, &pe) || !strings.Contains(pe.Reason, "cannot write") {
+		if !errors.As(serr, &pe) || !strings.Contains(pe.Reason(), "cannot write") {
 			t.Errorf("sender got %v", serr)
 		}
 	}
@@ -365,6 +365,51 @@ func manifestFrame(t *testing.T, entries ...transfer.Entry) []byte {
 	return frame(fManifest, b)
 }
 
+// textManifestFrames is a manifest of text alone, in as many frames as
+// it takes.
+func textManifestFrames(text string) [][]byte {
+	b, _ := json.Marshal(transfer.Manifest{Entries: []transfer.Entry{}, Text: text})
+	var out [][]byte
+	for len(b) > transfer.MaxPayload {
+		out = append(out, frame(fManifest-1, b[:transfer.MaxPayload]))
+		b = b[transfer.MaxPayload:]
+	}
+	return append(out, frame(fManifest, b))
+}
+
+func TestTextArrives(t *testing.T) {
+	src := t.TempDir()
+	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello"})
+	text := "Meet at 6 — <b>not bold</b> https://example.org/x?y=1\n" + strings.Repeat("é", 1000)
+	for _, tc := range []struct {
+		name  string
+		paths []string
+		files int
+	}{
+		{"text alone", nil, 0},
+		{"text and a file", []string{filepath.Join(src, "a.txt")}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := transfer.NewTextOffer(text, tc.paths...)
+			testutil.Must(t, err)
+			dst := t.TempDir()
+			serr, rr := run(t, t.Context(), t.Context(), o, dst, transfer.ReceiveOptions{})
+			if serr != nil || rr.err != nil {
+				t.Fatalf("send %v, receive %v", serr, rr.err)
+			}
+			if rr.res.Manifest.Text != text {
+				t.Errorf("text arrived as %.40q", rr.res.Manifest.Text)
+			}
+			if entries, _ := os.ReadDir(dst); len(entries) != tc.files {
+				t.Errorf("target holds %v", entries)
+			}
+		})
+	}
+	if _, err := transfer.NewTextOffer(strings.Repeat("x", transfer.MaxText+1)); err == nil {
+		t.Error("NewTextOffer took a text over the limit")
+	}
+}
+
 func TestHostileSender(t *testing.T) {
 	sum := sha256.Sum256([]byte("abc"))
 	for _, tc := range []struct {
@@ -388,6 +433,7 @@ func TestHostileSender(t *testing.T) {
 		{"setuid mode", [][]byte{manifestFrame(t, transfer.Entry{Path: "a", Mode: 0o4755})}, transfer.ErrBadManifest},
 		{"empty", [][]byte{manifestFrame(t)}, transfer.ErrBadManifest},
 		{"not JSON", [][]byte{frame(fManifest, []byte("{nope"))}, transfer.ErrBadManifest},
+		{"text over the limit", textManifestFrames(strings.Repeat("t", transfer.MaxText+1)), transfer.ErrBadManifest},
 		{"bad frame length", [][]byte{{0xff, 0xff, 0xff, 0xff, 1}}, transfer.ErrProtocol},
 		{"data before manifest", [][]byte{frame(fData, []byte("x"))}, transfer.ErrProtocol},
 		{"more than announced", [][]byte{manifestFrame(t, transfer.Entry{Path: "a", Size: 2}), frame(fData, []byte("abc"))}, transfer.ErrProtocol},
@@ -527,7 +573,7 @@ func TestSourceModifiedWhileSending(t *testing.T) {
 		t.Errorf("sender got %v, want ErrSourceChanged", serr)
 	}
 	var pe *transfer.PeerError
-	if !errors.As(rerr, &pe) || !strings.Contains(pe.Reason, "modified while it was being sent") {
+	if !errors.As(rerr, &pe) || !strings.Contains(pe.Reason(), "modified while it was being sent") {
 		t.Errorf("receiver got %v", rerr)
 	}
 	testutil.OnlyPartial(t, dst)

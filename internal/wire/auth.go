@@ -25,12 +25,20 @@ import (
 // opens. Everything here is plain HMAC and SHA-256, which a browser page can
 // compute with WebCrypto or, on a plain-http page without crypto.subtle, with
 // a small JavaScript SHA-256.
+//
+// The key of a receive link comes from another HKDF info string than that
+// of a share link (AuthInfoReceive), so a link whose kind was changed on
+// the way (/s/ edited into /r/) fails the hello as a wrong secret would,
+// rather than leaving two receivers, or two senders, facing each other.
 const (
-	AuthSalt = "epicshare/v1 salt"
-	AuthInfo = "epicshare/v1 signaling mac key"
-	// DirToSender and DirToReceiver name the direction a signal travels.
-	DirToSender   = "r2s"
-	DirToReceiver = "s2r"
+	AuthSalt        = "epicshare/v1 salt"
+	AuthInfo        = "epicshare/v1 signaling mac key"
+	AuthInfoReceive = "epicshare/v1 receive-link mac key"
+	// DirToHost and DirToGuest name the direction a signal travels:
+	// towards the link holder (the host) or towards whoever opened the
+	// link (the guest). The strings date from when every host sent.
+	DirToHost  = "r2s"
+	DirToGuest = "s2r"
 )
 
 // Errors of the handshake.
@@ -42,13 +50,18 @@ var (
 // Key is the MAC key derived from a share secret.
 type Key [32]byte
 
-// DeriveKey derives the signaling MAC key from a link secret.
-func DeriveKey(secret string) (Key, error) {
+// DeriveKey derives the signaling MAC key of a link of kind k from its
+// secret.
+func DeriveKey(secret string, k LinkKind) (Key, error) {
 	raw, err := idEncoding.Strict().DecodeString(secret)
 	if err != nil || len(raw) != IDBytes {
 		return Key{}, fmt.Errorf("%w: bad secret", ErrBadLink)
 	}
-	b, err := hkdf.Key(sha256.New, raw, []byte(AuthSalt), AuthInfo, len(Key{}))
+	info := AuthInfo
+	if k == ReceiveLink {
+		info = AuthInfoReceive
+	}
+	b, err := hkdf.Key(sha256.New, raw, []byte(AuthSalt), info, len(Key{}))
 	if err != nil {
 		return Key{}, err
 	}
@@ -59,13 +72,13 @@ func DeriveKey(secret string) (Key, error) {
 //
 //	epicshare/v1
 //	<kind>
-//	<direction: r2s or s2r>
-//	<receiver nonce>
-//	<sender nonce, empty in a hello>
+//	<direction: r2s towards the host, s2r towards the guest>
+//	<guest nonce>
+//	<host nonce, empty in a hello>
 //	<sequence number, decimal>
 //	<body: see SignalBody>
-func MACInput(kind, dir, nonceR, nonceS string, seq uint64, body string) string {
-	return strings.Join([]string{"epicshare/v1", kind, dir, nonceR, nonceS, strconv.FormatUint(seq, 10), body}, "\n")
+func MACInput(kind, dir, nonceG, nonceH string, seq uint64, body string) string {
+	return strings.Join([]string{"epicshare/v1", kind, dir, nonceG, nonceH, strconv.FormatUint(seq, 10), body}, "\n")
 }
 
 // SignalBody is the content of s that its tag covers: the SDP of an offer
@@ -102,76 +115,79 @@ func (k Key) Tag(input string) string {
 }
 
 // Auth is one side's handshake state with one peer: it signs what goes out
-// and checks what comes in. It is safe for concurrent use, but a caller
-// that sends from several goroutines must hold its own lock from Seal to
-// the send, or sequence numbers arrive out of order and are refused.
+// and checks what comes in. The guest (who opened the link) says hello
+// and answers; the host (the link holder) offers. It is safe for
+// concurrent use, but a caller that sends from several goroutines must
+// hold its own lock from Seal to the send, or sequence numbers arrive out
+// of order and are refused.
 type Auth struct {
 	mu             sync.Mutex
 	key            Key
 	out, in        string // directions
-	nonceR, nonceS string
+	nonceG, nonceH string
 	sent, seen     uint64 // last sequence numbers, per direction
 }
 
-// NewReceiverAuth starts a receiver's handshake: it picks its nonce.
-func NewReceiverAuth(k Key) *Auth {
-	return &Auth{key: k, out: DirToSender, in: DirToReceiver, nonceR: NewSecret()}
+// NewGuestAuth starts the handshake of whoever opened a link: it picks
+// its nonce.
+func NewGuestAuth(k Key) *Auth {
+	return &Auth{key: k, out: DirToHost, in: DirToGuest, nonceG: NewSecret()}
 }
 
-// NewSenderAuth starts a sender's handshake with one receiver; its nonce
-// is picked now, the receiver's comes with the hello.
-func NewSenderAuth(k Key) *Auth {
-	return &Auth{key: k, out: DirToReceiver, in: DirToSender, nonceS: NewSecret()}
+// NewHostAuth starts the link holder's handshake with one guest; its
+// nonce is picked now, the guest's comes with the hello.
+func NewHostAuth(k Key) *Auth {
+	return &Auth{key: k, out: DirToGuest, in: DirToHost, nonceH: NewSecret()}
 }
 
-// Seal numbers and signs s before it is sent. A receiver's hello and a
-// sender's offer also carry the signer's nonce.
+// Seal numbers and signs s before it is sent. A guest's hello and a
+// host's offer also carry the signer's nonce.
 func (a *Auth) Seal(s *Signal) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch {
 	case s.Kind == SignalHello:
-		s.Nonce = a.nonceR
+		s.Nonce = a.nonceG
 	case s.Kind == SignalOffer:
-		s.Nonce = a.nonceS
+		s.Nonce = a.nonceH
 	default:
 		s.Nonce = ""
 	}
 	a.sent++
 	s.Seq = a.sent
-	s.MAC = a.key.Tag(MACInput(s.Kind, a.out, a.nonceR, a.nonceS, s.Seq, SignalBody(*s)))
+	s.MAC = a.key.Tag(MACInput(s.Kind, a.out, a.nonceG, a.nonceH, s.Seq, SignalBody(*s)))
 }
 
 // Open checks a received signal: its tag, and that its sequence number is
-// higher than any seen before. A sender learns the receiver's nonce from
-// the hello, a receiver the sender's from the offer.
+// higher than any seen before. A host learns the guest's nonce from the
+// hello, a guest the host's from the offer.
 func (a *Auth) Open(s Signal) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	nonceR, nonceS := a.nonceR, a.nonceS
+	nonceG, nonceH := a.nonceG, a.nonceH
 	switch {
-	case s.Kind == SignalHello && a.in == DirToSender:
-		if a.nonceR != "" {
+	case s.Kind == SignalHello && a.in == DirToHost:
+		if a.nonceG != "" {
 			return fmt.Errorf("%w: second hello", ErrReplay)
 		}
-		nonceR = s.Nonce
-	case s.Kind == SignalOffer && a.in == DirToReceiver:
+		nonceG = s.Nonce
+	case s.Kind == SignalOffer && a.in == DirToGuest:
 		// A later offer restarts ICE within the same handshake: it must
-		// carry the sender's nonce of the first (and a new sequence
+		// carry the host's nonce of the first (and a new sequence
 		// number, checked below).
-		if a.nonceS != "" && s.Nonce != a.nonceS {
+		if a.nonceH != "" && s.Nonce != a.nonceH {
 			return fmt.Errorf("%w: second offer with another nonce", ErrReplay)
 		}
-		nonceS = s.Nonce
+		nonceH = s.Nonce
 	}
-	macS := nonceS
+	macH := nonceH
 	if s.Kind == SignalHello {
-		macS = "" // the receiver does not know the sender's nonce yet
+		macH = "" // the guest does not know the host's nonce yet
 	}
-	if !ValidSecret(nonceR) || (s.Kind != SignalHello && !ValidSecret(nonceS)) {
+	if !ValidSecret(nonceG) || (s.Kind != SignalHello && !ValidSecret(nonceH)) {
 		return fmt.Errorf("%w: %s before the handshake started", ErrAuth, s.Kind)
 	}
-	want := a.key.Tag(MACInput(s.Kind, a.in, nonceR, macS, s.Seq, SignalBody(s)))
+	want := a.key.Tag(MACInput(s.Kind, a.in, nonceG, macH, s.Seq, SignalBody(s)))
 	if !hmac.Equal([]byte(want), []byte(s.MAC)) {
 		return fmt.Errorf("%w (%s)", ErrAuth, s.Kind)
 	}
@@ -179,13 +195,13 @@ func (a *Auth) Open(s Signal) error {
 		return fmt.Errorf("%w: %s #%d after #%d", ErrReplay, s.Kind, s.Seq, a.seen)
 	}
 	a.seen = s.Seq
-	a.nonceR, a.nonceS = nonceR, nonceS
+	a.nonceG, a.nonceH = nonceG, nonceH
 	return nil
 }
 
 // VerificationCode is the short code both ends of a connection can show
 // so that people may compare screens: six digits derived from the DTLS
-// certificate fingerprints of the offerer (the sender) and the answerer,
+// certificate fingerprints of the offerer (the host) and the answerer,
 // as they appear in the SDP ("sha-256 AB:CD:…"). A peer in the middle
 // would have to present its own certificates, changing the code.
 func VerificationCode(offererFingerprint, answererFingerprint string) string {

@@ -14,7 +14,7 @@ import (
 // TestDeriveKeyIsRFC5869 recomputes HKDF-SHA256 by hand (RFC 5869 with one
 // block of output), as the browser page does without WebCrypto.
 func TestDeriveKeyIsRFC5869(t *testing.T) {
-	k, err := wire.DeriveKey(secret)
+	k, err := wire.DeriveKey(secret, wire.ShareLink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,18 +29,18 @@ func TestDeriveKeyIsRFC5869(t *testing.T) {
 	if string(okm) != string(k[:]) {
 		t.Fatalf("DeriveKey = %x, want %x", k, okm)
 	}
-	if _, err := wire.DeriveKey("short"); err == nil {
+	if _, err := wire.DeriveKey("short", wire.ShareLink); err == nil {
 		t.Error("DeriveKey accepted a bad secret")
 	}
 }
 
 func handshake(t *testing.T) (r, s *wire.Auth, key wire.Key) {
 	t.Helper()
-	key, err := wire.DeriveKey(wire.NewSecret())
+	key, err := wire.DeriveKey(wire.NewSecret(), wire.ShareLink)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, s = wire.NewReceiverAuth(key), wire.NewSenderAuth(key)
+	r, s = wire.NewGuestAuth(key), wire.NewHostAuth(key)
 	hello := wire.Signal{Kind: wire.SignalHello}
 	r.Seal(&hello)
 	if err := s.Open(hello); err != nil {
@@ -82,11 +82,21 @@ func TestHandshakeRoundTrip(t *testing.T) {
 
 func TestHandshakeRefusals(t *testing.T) {
 	t.Run("wrong secret", func(t *testing.T) {
-		other, _ := wire.DeriveKey(wire.NewSecret())
-		key, _ := wire.DeriveKey(wire.NewSecret())
+		other, _ := wire.DeriveKey(wire.NewSecret(), wire.ShareLink)
+		key, _ := wire.DeriveKey(wire.NewSecret(), wire.ShareLink)
 		hello := wire.Signal{Kind: wire.SignalHello}
-		wire.NewReceiverAuth(other).Seal(&hello)
-		if err := wire.NewSenderAuth(key).Open(hello); !errors.Is(err, wire.ErrAuth) {
+		wire.NewGuestAuth(other).Seal(&hello)
+		if err := wire.NewHostAuth(key).Open(hello); !errors.Is(err, wire.ErrAuth) {
+			t.Fatalf("got %v, want ErrAuth", err)
+		}
+	})
+	t.Run("share link edited into a receive link", func(t *testing.T) {
+		sec := wire.NewSecret()
+		share, _ := wire.DeriveKey(sec, wire.ShareLink)
+		recv, _ := wire.DeriveKey(sec, wire.ReceiveLink)
+		hello := wire.Signal{Kind: wire.SignalHello}
+		wire.NewGuestAuth(recv).Seal(&hello)
+		if err := wire.NewHostAuth(share).Open(hello); !errors.Is(err, wire.ErrAuth) {
 			t.Fatalf("got %v, want ErrAuth", err)
 		}
 	})
@@ -122,7 +132,7 @@ func TestHandshakeRefusals(t *testing.T) {
 		_, s, key := handshake(t)
 		offer := wire.Signal{Kind: wire.SignalOffer, SDP: "v=0"}
 		s.Seal(&offer)
-		other := wire.NewReceiverAuth(key)
+		other := wire.NewGuestAuth(key)
 		hello := wire.Signal{Kind: wire.SignalHello}
 		other.Seal(&hello)
 		if err := other.Open(offer); !errors.Is(err, wire.ErrAuth) {
@@ -150,9 +160,9 @@ func TestHandshakeRefusals(t *testing.T) {
 	})
 	t.Run("offer from another handshake", func(t *testing.T) {
 		r, _, key := handshake(t)
-		other := wire.NewSenderAuth(key)
+		other := wire.NewHostAuth(key)
 		hello := wire.Signal{Kind: wire.SignalHello}
-		wire.NewReceiverAuth(key).Seal(&hello)
+		wire.NewGuestAuth(key).Seal(&hello)
 		other.Open(hello)
 		offer := wire.Signal{Kind: wire.SignalOffer, SDP: "v=0"}
 		other.Seal(&offer)

@@ -53,19 +53,23 @@ func TestTokens(t *testing.T) {
 func TestParseLink(t *testing.T) {
 	for _, tc := range []struct {
 		in, server string
+		kind       wire.LinkKind
 	}{
-		{"http://192.168.1.5:8080/s/" + id + "#" + secret, "http://192.168.1.5:8080"},
-		{"https://share.example.org/s/" + id + "#" + secret, "https://share.example.org"},
-		{"https://example.org/epic/s/" + id + "/#" + secret, "https://example.org/epic"},
-		{"  http://[::1]:80/s/" + id + "#" + secret + "\n", "http://[::1]:80"},
+		{"http://192.168.1.5:8080/s/" + id + "#" + secret, "http://192.168.1.5:8080", wire.ShareLink},
+		{"https://share.example.org/s/" + id + "#" + secret, "https://share.example.org", wire.ShareLink},
+		{"https://example.org/epic/s/" + id + "/#" + secret, "https://example.org/epic", wire.ShareLink},
+		{"  http://[::1]:80/s/" + id + "#" + secret + "\n", "http://[::1]:80", wire.ShareLink},
+		{"http://192.168.1.5:8080/r/" + id + "#" + secret, "http://192.168.1.5:8080", wire.ReceiveLink},
+		{"https://example.org/s/r/" + id + "#" + secret, "https://example.org/s", wire.ReceiveLink},
+		{"https://example.org/r/s/" + id + "#" + secret, "https://example.org/r", wire.ShareLink},
 	} {
 		l, err := wire.ParseLink(tc.in)
 		if err != nil {
 			t.Errorf("ParseLink(%q): %v", tc.in, err)
 			continue
 		}
-		if l.Server.String() != tc.server || l.Sender != id || l.Secret != secret {
-			t.Errorf("ParseLink(%q) = %v %q %q", tc.in, l.Server, l.Sender, l.Secret)
+		if l.Server.String() != tc.server || l.ID != id || l.Secret != secret || l.Kind != tc.kind {
+			t.Errorf("ParseLink(%q) = %v %q %q %v", tc.in, l.Server, l.ID, l.Secret, l.Kind)
 		}
 		again, err := wire.ParseLink(l.String())
 		if err != nil || again.String() != l.String() {
@@ -77,6 +81,7 @@ func TestParseLink(t *testing.T) {
 		"http://h/x/" + id + "#" + secret, "http://h/s/" + id, "http://h/s/" + id + "#short",
 		"http://h/s/short#" + secret, "http://user:pw@h/s/" + id + "#" + secret,
 		"http://h/s/" + strings.Repeat("A", 3000) + "#" + secret,
+		"http://h/r/" + id, "http://h/r/short#" + secret, "http://h/R/" + id + "#" + secret,
 	} {
 		if _, err := wire.ParseLink(bad); !errors.Is(err, wire.ErrBadLink) {
 			t.Errorf("ParseLink(%q) = %v, want ErrBadLink", bad, err)
@@ -154,16 +159,17 @@ func FuzzParseLink(f *testing.F) {
 	f.Add("http://192.168.1.5:8080/s/" + id + "#" + secret)
 	f.Add("https://h/p/s/" + id + "/#" + secret)
 	f.Add("http://h/s/%2e%2e#" + secret)
+	f.Add("http://h/r/" + id + "#" + secret)
 	f.Fuzz(func(t *testing.T, s string) {
 		l, err := wire.ParseLink(s)
 		if err != nil {
 			return
 		}
-		if !wire.ValidPeerID(l.Sender) || !wire.ValidSecret(l.Secret) {
+		if !wire.ValidPeerID(l.ID) || !wire.ValidSecret(l.Secret) {
 			t.Fatalf("accepted %q with bad parts", s)
 		}
 		again, err := wire.ParseLink(l.String())
-		if err != nil || again.String() != l.String() || again.Secret != l.Secret || again.Sender != l.Sender {
+		if err != nil || again.String() != l.String() || again.Secret != l.Secret || again.ID != l.ID || again.Kind != l.Kind {
 			t.Fatalf("round trip of %q: %q, %v", l.String(), again.String(), err)
 		}
 	})
