@@ -231,8 +231,8 @@ func words(err error) string {
 		return "Could not connect to the other device. On different networks, a STUN or TURN server in Settings may help."
 	}
 	var pe *transfer.PeerError
-	if errors.As(err, &pe) && pe.Reason != "" {
-		return sentence(pe.Reason)
+	if errors.As(err, &pe) {
+		return sentence(pe.Reason())
 	}
 	return sentence(err.Error())
 }

@@ -302,7 +302,7 @@ func TestWordsArePlain(t *testing.T) {
 	}{
 		{fmt.Errorf("%w: dial tcp 127.0.0.1:1: connection refused", session.ErrUnreachable), "Could not reach the signaling server"},
 		{fmt.Errorf("write x: %w", syscall.ENOSPC), "The disk is full"},
-		{&transfer.PeerError{Reason: "the receiver declined"}, "The receiver declined."},
+		{&transfer.PeerError{Code: transfer.CancelDeclined, From: "receiver"}, "The receiver declined."},
 		{fmt.Errorf("%w: no such thing", wire.ErrBadLink), "That is not an EpicShare link"},
 		{session.ErrWrongSecret, "The link's secret does not match"},
 		{fmt.Errorf("%w: websocket: close 1001 (going away)", session.ErrBrokerLost), "Lost the connection to the signaling server"},

@@ -240,10 +240,10 @@ func lastLines(s string, n int) string {
 func checkVectors(t *testing.T, p browserPage) {
 	t.Helper()
 	secret := "BBBBBBBBBBBBBBBBBBBBBA"
-	key, err := wire.DeriveKey(secret)
+	key, err := wire.DeriveKey(secret, wire.ShareLink)
 	must(t, err)
 	long := strings.Repeat("abc", 1000)
-	macIn := wire.MACInput(wire.SignalAnswer, wire.DirToSender, "nR", "nS", 7, "v=0\r\n")
+	macIn := wire.MACInput(wire.SignalAnswer, wire.DirToHost, "nR", "nS", 7, "v=0\r\n")
 	h := hmac.New(sha256.New, []byte("k"))
 	h.Write([]byte(long))
 	want := strings.Join([]string{

@@ -62,8 +62,8 @@ type Config struct {
 	// a peer silent for PongWait (default 30 s) is dropped. WriteWait
 	// (default 10 s) bounds every write.
 	PingInterval, PongWait, WriteWait time.Duration
-	// Page, if set, serves share links (GET /s/{id}); by default the
-	// browser receiver page from package assets.
+	// Page, if set, serves share and receive links (GET /s/{id} and
+	// /r/{id}); by default the browser pages from package assets.
 	Page http.Handler
 	// MaxPeersPerIP caps the sockets open from one address (DefaultMaxPeersPerIP).
 	MaxPeersPerIP int
@@ -98,7 +98,7 @@ func (c *Config) setDefaults() {
 		c.WriteWait = 10 * time.Second
 	}
 	if c.Page == nil {
-		c.Page = receiverPage()
+		c.Page = pages()
 	}
 	if c.MaxPeersPerIP <= 0 {
 		c.MaxPeersPerIP = DefaultMaxPeersPerIP
@@ -150,6 +150,8 @@ func New(cfg Config) *Broker {
 	})
 	b.mux.Handle("GET "+wire.SharePath+"{id}", cfg.Page)
 	b.mux.Handle("GET "+wire.SharePath+"{id}/", cfg.Page) // wire.ParseLink accepts it too
+	b.mux.Handle("GET "+wire.ReceivePath+"{id}", cfg.Page)
+	b.mux.Handle("GET "+wire.ReceivePath+"{id}/", cfg.Page)
 	b.mux.Handle("GET /metrics", b.metrics.handler())
 	return b
 }

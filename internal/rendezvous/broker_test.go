@@ -332,7 +332,7 @@ func TestDefaultSharePageIsTheBrowserReceiver(t *testing.T) {
 		if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 			t.Fatalf("%s: %d %s", path, code, h.Get("Content-Type"))
 		}
-		if !strings.Contains(body, `<script type="module" src="app.js">`) {
+		if !strings.Contains(body, `<script type="module" src="receive.js">`) {
 			t.Errorf("%s: the page does not load the receiver", path)
 		}
 		csp := h.Get("Content-Security-Policy")
@@ -348,8 +348,8 @@ func TestDefaultSharePageIsTheBrowserReceiver(t *testing.T) {
 	// The files it loads resolve from both forms of the link, and none of
 	// them loads anything from elsewhere: it must work on a LAN with no
 	// internet, and the secret must stay in the browser.
-	for _, name := range []string{"app.js", "download.js", "proto.js", "sha256.js", "stage.js", "sw.js", "style.css"} {
-		for _, dir := range []string{wire.SharePath, wire.SharePath + id + "/"} {
+	for _, name := range []string{"receive.js", "send.js", "sender.js", "connect.js", "auth.js", "frames.js", "view.js", "download.js", "proto.js", "sha256.js", "stage.js", "sw.js", "style.css"} {
+		for _, dir := range []string{wire.SharePath, wire.SharePath + id + "/", wire.ReceivePath, wire.ReceivePath + id + "/"} {
 			code, body, h := get(t, url+dir+name)
 			if code != 200 || strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 				t.Fatalf("%s%s: %d %s", dir, name, code, h.Get("Content-Type"))
@@ -358,6 +358,23 @@ func TestDefaultSharePageIsTheBrowserReceiver(t *testing.T) {
 				t.Errorf("%s: refers to another site", name)
 			}
 		}
+	}
+}
+
+func TestReceiveLinkIsTheBrowserSender(t *testing.T) {
+	_, url := newBroker(t, rendezvous.Config{})
+	id := wire.NewPeerID()
+	for _, path := range []string{wire.ReceivePath + id, wire.ReceivePath + id + "/", wire.ReceivePath + id + "/index.html"} {
+		code, body, h := get(t, url+path)
+		if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") || !strings.Contains(body, `<script type="module" src="send.js">`) {
+			t.Errorf("%s: %d %s, not the sender page", path, code, h.Get("Content-Type"))
+		}
+		if !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") {
+			t.Errorf("%s: no CSP", path)
+		}
+	}
+	if _, body, _ := get(t, url+wire.SharePath+id+"/send.html"); !strings.Contains(body, `src="receive.js"`) {
+		t.Error("a share link serves the sender page under another name")
 	}
 }
 
@@ -389,7 +406,7 @@ func TestCustomSharePage(t *testing.T) {
 func TestWorkerDownloadPathIsNotThePage(t *testing.T) {
 	_, url := newBroker(t, rendezvous.Config{})
 	id := wire.NewPeerID()
-	for _, p := range []string{wire.SharePath + "dl/abc/photo.jpg", wire.SharePath + id + "/dl/abc/app.js"} {
+	for _, p := range []string{wire.SharePath + "dl/abc/photo.jpg", wire.SharePath + id + "/dl/abc/receive.js"} {
 		code, body, h := get(t, url+p)
 		if code != http.StatusNotFound || strings.HasPrefix(h.Get("Content-Type"), "text/html") || strings.Contains(body, "<html") {
 			t.Errorf("%s: %d %s %q", p, code, h.Get("Content-Type"), body)

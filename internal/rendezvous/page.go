@@ -10,12 +10,13 @@ import (
 	"github.com/epicshare/epicshare/internal/wire"
 )
 
-// receiverPage serves the browser receiver at every share link: /s/{id}
-// is the page, and /s/app.js and its siblings are the files it loads, plus
-// /s/icon.png, the app's icon (the names never collide: a peer ID has no
-// dot). The link's secret stays in the URL fragment, which browsers do not
-// send.
-func receiverPage() http.Handler {
+// pages serves the browser pages: the receiver at every share link and
+// the sender at every receive link. /s/{id} is the receiver page
+// (index.html), /r/{id} the sender page (send.html), and /s/receive.js,
+// /r/send.js and their siblings are the files they load, plus icon.png,
+// the app's icon (the names never collide: a peer ID has no dot). The
+// link's secret stays in the URL fragment, which browsers do not send.
+func pages() http.Handler {
 	files := http.FileServerFS(assets.Web)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -25,26 +26,29 @@ func receiverPage() http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-cache")
-		if seg := strings.Split(strings.TrimPrefix(r.URL.Path, wire.SharePath), "/"); seg[0] == "dl" || (len(seg) > 1 && seg[1] == "dl") {
+		page := "index.html"
+		if strings.HasPrefix(r.URL.Path, wire.ReceivePath) {
+			page = "send.html"
+		} else if seg := strings.Split(strings.TrimPrefix(r.URL.Path, wire.SharePath), "/"); seg[0] == "dl" || (len(seg) > 1 && seg[1] == "dl") {
 			// A download the page's service worker should have answered
 			// (sw.js). A browser that sent it here anyway gets no page
 			// to save under the file's name.
 			http.Error(w, "This download is answered by the page itself; open the link again.", http.StatusNotFound)
 			return
 		}
-		name := path.Base(r.URL.Path) // /s/ID, /s/ID/ and /s/ID/app.js alike
+		name := path.Base(r.URL.Path) // /s/ID, /s/ID/ and /s/ID/receive.js alike
 		if name == "icon.png" {
 			// The app's own icon, for the tab and a phone's home screen.
 			h.Set("Content-Type", "image/png")
 			w.Write(assets.Icon)
 			return
 		}
-		if _, err := fs.Stat(assets.Web, name); err != nil || name == "index.html" {
-			name = "index.html"
+		if _, err := fs.Stat(assets.Web, name); err != nil || strings.HasSuffix(name, ".html") {
+			name = page
 		}
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = "/" + name
-		if name == "index.html" {
+		if name == page {
 			// FileServer redirects /index.html to /; serve the bytes directly.
 			b, err := fs.ReadFile(assets.Web, name)
 			if err != nil {

@@ -206,8 +206,8 @@ func TestShareOnABrokerThatIgnoresTokens(t *testing.T) {
 	s, err := session.Share(t.Context(), cfg, u, o, session.ShareOptions{})
 	testutil.Must(t, err)
 	defer s.Stop()
-	if s.Link().Sender != id {
-		t.Errorf("link names %q, want the broker's %q", s.Link().Sender, id)
+	if s.Link().ID != id {
+		t.Errorf("link names %q, want the broker's %q", s.Link().ID, id)
 	}
 	mu.Lock()
 	defer mu.Unlock()

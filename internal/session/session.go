@@ -1,8 +1,17 @@
-// Package session is what the GUI and the CLI both call: Share offers files
-// through a broker to any number of receivers, each on its own peer
-// connection; Receive opens a share link and saves the files. It ties the
-// signaling client, the WebRTC peer and the file protocol together and
-// reports progress through callbacks, so a front end only draws.
+// Package session is what the GUI and the CLI both call. It is "hold a
+// link" or "open a link", times "send" or "receive":
+//
+//	                 hold the link (host)      open the link (guest)
+//	share link /s/   Share: send the files     Receive: save them
+//	receive link /r/ OpenInbox: save them      Send: send the files
+//
+// The holder registers with a broker, answers every hello signed with the
+// link's key with a WebRTC offer and serves each peer on its own
+// connection; whoever opens the link says hello and answers. Both ends
+// run the same signed handshake (signedChannel); once the data channel is
+// open, the link's kind alone says which side runs transfer.Send and
+// which transfer.Receive. It reports progress through callbacks, so a
+// front end only draws.
 package session
 
 import (
@@ -43,24 +52,27 @@ func (c Config) connectTimeout() time.Duration {
 var (
 	// ErrUnreachable: the signaling server did not answer.
 	ErrUnreachable = errors.New("could not reach the signaling server")
-	// ErrShareGone: the link names a sender the broker does not know.
-	ErrShareGone = errors.New("this share is no longer available: the sender stopped sharing or the link is wrong")
-	// ErrSenderLeft: the sender went away before the transfer started.
-	ErrSenderLeft = errors.New("the sender went offline")
+	// ErrShareGone: the link names a holder the broker does not know.
+	ErrShareGone = errors.New("this link is no longer available: its owner stopped sharing, made a new code, or the link is wrong")
+	// ErrSenderLeft: the link's holder went away before the transfer started.
+	ErrSenderLeft = errors.New("the other device went offline")
+	// ErrPeerLeft: whoever opened the link went away before the
+	// connection was up.
+	ErrPeerLeft = errors.New("the other device went offline")
 	// ErrBrokerLost: the connection to the signaling server ended before
 	// the sender answered, and did not come back in time.
-	ErrBrokerLost = errors.New("lost the connection to the signaling server before the sender answered")
+	ErrBrokerLost = errors.New("lost the connection to the signaling server before the other device answered")
 	// ErrNoAnswer: the sender did not answer in time.
-	ErrNoAnswer = errors.New("the sender did not answer")
-	// ErrTooManyReceivers: the sender is already serving its maximum.
-	ErrTooManyReceivers = errors.New("the sender is busy with too many receivers")
-	// ErrWrongSecret: the receiver's link has the right share but the wrong secret.
-	ErrWrongSecret = errors.New("the link's secret does not match this share: ask the sender for the link again")
+	ErrNoAnswer = errors.New("the other device did not answer")
+	// ErrTooManyReceivers: the link's holder is already serving its maximum.
+	ErrTooManyReceivers = errors.New("the other device is busy with too many transfers; try again in a moment")
+	// ErrWrongSecret: the link has the right ID but the wrong secret.
+	ErrWrongSecret = errors.New("the link's secret does not match: ask for the link again")
 	// ErrTampered: an offer or answer failed its check on the way.
 	ErrTampered = errors.New("the connection request was altered on the way (the signaling server or the network may be tampering); nothing was transferred")
 )
 
-// byeError turns the other side's bye into an error for the user.
+// byeError turns the other side's bye into an error.
 func byeError(sg wire.Signal) error {
 	switch sg.Code {
 	case wire.ByeWrongSecret:

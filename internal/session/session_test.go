@@ -74,7 +74,7 @@ func (e *events) on(ev session.Event) {
 	e.list = append(e.list, ev)
 	e.mu.Unlock()
 	if ev.State == session.Done || ev.State == session.Failed {
-		e.done <- ev.Receiver
+		e.done <- ev.Peer
 	}
 }
 
@@ -82,7 +82,7 @@ func (e *events) final(id string) session.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i := len(e.list) - 1; i >= 0; i-- {
-		if e.list[i].Receiver == id {
+		if e.list[i].Peer == id {
 			return e.list[i]
 		}
 	}
@@ -185,7 +185,7 @@ func TestReceiverCancels(t *testing.T) {
 	}
 	e := ev.final(<-ev.done)
 	var pe *transfer.PeerError
-	if e.State != session.Failed || !errors.As(e.Err, &pe) || !strings.Contains(pe.Reason, "receiver stopped") {
+	if e.State != session.Failed || !errors.As(e.Err, &pe) || !strings.Contains(pe.Reason(), "receiver stopped") {
 		t.Errorf("sender saw %v: %v; want the receiver's reason", e.State, e.Err)
 	}
 	testutil.NoPartFiles(t, out)
@@ -210,7 +210,7 @@ func TestSenderStopsOneReceiver(t *testing.T) {
 	var once sync.Once
 	s, err = session.Share(ctx, cfg, broker(t), o, session.ShareOptions{OnEvent: func(e session.Event) {
 		if e.State == session.Sending && e.Progress.Done > 4<<20 {
-			once.Do(func() { go func() { s.StopReceiver(e.Receiver); close(stopped) }() })
+			once.Do(func() { go func() { s.StopReceiver(e.Peer); close(stopped) }() })
 		}
 		ev.on(e)
 	}})
@@ -220,7 +220,7 @@ func TestSenderStopsOneReceiver(t *testing.T) {
 	out := t.TempDir()
 	_, err = session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{})
 	var pe *transfer.PeerError
-	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "sender stopped") {
+	if !errors.As(err, &pe) || !strings.Contains(pe.Reason(), "sender stopped") {
 		t.Fatalf("receiver got %v, want the sender's reason", err)
 	}
 	<-stopped
@@ -251,7 +251,7 @@ func TestSenderStopsShareMidFile(t *testing.T) {
 		Progress: stallAfter(4<<20, func() { go s.Stop() }),
 	}})
 	var pe *transfer.PeerError
-	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "sender stopped") {
+	if !errors.As(err, &pe) || !strings.Contains(pe.Reason(), "sender stopped") {
 		t.Fatalf("receiver got %v, want the sender's reason", err)
 	}
 	testutil.KeptForResume(t, out)
@@ -273,7 +273,7 @@ func TestUnknownOrExpiredLink(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	server := broker(t)
-	link := wire.Link{Server: server, Sender: wire.NewPeerID(), Secret: wire.NewSecret()}
+	link := wire.Link{Server: server, ID: wire.NewPeerID(), Secret: wire.NewSecret()}
 	_, err := session.Receive(ctx, cfg, link, t.TempDir(), session.ReceiveOptions{})
 	if !errors.Is(err, session.ErrShareGone) {
 		t.Fatalf("got %v, want ErrShareGone", err)
@@ -293,7 +293,7 @@ func TestBrokerUnreachable(t *testing.T) {
 	srv := httptest.NewServer(nil)
 	u, _ := url.Parse(srv.URL)
 	srv.Close() // nothing listens there any more
-	link := wire.Link{Server: u, Sender: wire.NewPeerID(), Secret: wire.NewSecret()}
+	link := wire.Link{Server: u, ID: wire.NewPeerID(), Secret: wire.NewSecret()}
 	_, err := session.Receive(t.Context(), cfg, link, t.TempDir(), session.ReceiveOptions{})
 	if err == nil || !strings.Contains(err.Error(), "connect") {
 		t.Fatalf("got %v, want a connection error", err)
@@ -390,7 +390,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	e := ev.final(<-ev.done)
 	var pe *transfer.PeerError
-	if e.State != session.Failed || !errors.As(e.Err, &pe) || !strings.Contains(pe.Reason, "disk is full") {
+	if e.State != session.Failed || !errors.As(e.Err, &pe) || !strings.Contains(pe.Reason(), "disk is full") {
 		t.Errorf("sender saw %v: %v", e.State, e.Err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "holiday", "video.bin")); err == nil {
