@@ -11,7 +11,7 @@ FYNE_TOOLS ?= v1.7.4
 # Debian packages that build the app and run every test (../shared/TESTING.md).
 DEB_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev \
-	xvfb xauth imagemagick xdotool zbar-tools chromium firefox-esr iproute2 nftables
+	xvfb xauth imagemagick xdotool zbar-tools chromium firefox-esr nodejs iproute2 nftables
 
 .PHONY: help deps build run test fuzz bench lint screenshots package clean
 

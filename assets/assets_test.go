@@ -2,6 +2,7 @@ package assets
 
 import (
 	"io/fs"
+	"os/exec"
 	"regexp"
 	"testing"
 )
@@ -31,7 +32,7 @@ func TestPageAndWorkerSpeakOneVersion(t *testing.T) {
 
 // Every module a page script imports is embedded.
 func TestPageImportsAreEmbedded(t *testing.T) {
-	imp := regexp.MustCompile(`(?m)^import .* from "\./([a-z0-9]+\.js)";$`)
+	imp := regexp.MustCompile(`(?ms)^import [^;]*? from "\./([a-z0-9]+\.js)";$`)
 	files, err := fs.Glob(Web, "*.js")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scripts: %v", err)
@@ -44,4 +45,20 @@ func TestPageImportsAreEmbedded(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The pages compute the handshake (keys, tags, verification codes) and
+// build frames with their own JavaScript. Node runs that code, no browser
+// needed, against the golden vectors the Go side pins in
+// internal/wire/testdata (TestHandshakeVectors).
+func TestPageMatchesHandshakeVectors(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is needed to run the pages' code: apt-get install nodejs (make deps does)")
+	}
+	out, err := exec.Command(node, "testdata/vectors.mjs", "../internal/wire/testdata/handshake-vectors.json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }

@@ -1,12 +1,18 @@
-// The EpicShare protocol as the page speaks it. Every constant here must
-// equal its Go definition in internal/wire or internal/transfer; a Go test
-// compares them, so the page cannot drift from the app.
-
-import { hkdf32, hmacSha256, sha256, utf8 } from "./sha256.js";
+// The EpicShare protocol's constants as the pages speak it, and the
+// page's own link. Every constant here must equal its Go definition in
+// internal/wire, internal/transfer, internal/peer or internal/rendezvous;
+// Go tests compare them, so the pages cannot drift from the app.
 
 export const SUBPROTOCOL = "epicshare.v1";
 export const SOCKET_PATH = "/ws";
 export const SHARE_PATH = "/s/";
+export const RECEIVE_PATH = "/r/";
+
+// WebSocket close codes of the broker.
+export const CLOSE_UNSUPPORTED_VERSION = 4001;
+export const CLOSE_BAD_TOKEN = 4002;
+export const CLOSE_GOING_AWAY = 4003;
+export const CLOSE_REPLACED = 4004;
 
 // Envelope types.
 export const TYPE_WELCOME = "welcome";
@@ -15,6 +21,9 @@ export const TYPE_MESSAGE = "message";
 export const TYPE_LEFT = "left";
 export const TYPE_ERROR = "error";
 export const CODE_UNKNOWN_PEER = "unknown-peer";
+export const CODE_BAD_MESSAGE = "bad-message";
+export const CODE_RATE_LIMITED = "rate-limited";
+export const CODE_TOO_LARGE = "too-large";
 
 // Signal kinds and bye codes.
 export const SIGNAL_HELLO = "hello";
@@ -29,8 +38,9 @@ export const BYE_BUSY = "busy";
 // Handshake.
 export const AUTH_SALT = "epicshare/v1 salt";
 export const AUTH_INFO = "epicshare/v1 signaling mac key";
-export const DIR_TO_SENDER = "r2s";
-export const DIR_TO_RECEIVER = "s2r";
+export const AUTH_INFO_RECEIVE = "epicshare/v1 receive-link mac key";
+export const DIR_TO_HOST = "r2s";
+export const DIR_TO_GUEST = "s2r";
 export const DATA_CHANNEL_LABEL = "epicshare";
 
 // Data-channel frames: 4-byte big-endian length, type, payload.
@@ -41,131 +51,44 @@ export const FRAME_DATA = 4;
 export const FRAME_FILE_END = 5;
 export const FRAME_DONE = 6;
 export const FRAME_CANCEL = 7;
+export const FRAME_RESUME_AT = 8;
+export const FRAME_ACCEPT_PART = 9;
+export const FRAME_CHECKING = 10;
 export const MAX_FRAME = 65536;
+export const MAX_PAYLOAD = 65531;
+export const MAX_TEXT = 1048576;
+export const MAX_PATH_BYTES = 4096;
+export const MAX_NAME_BYTES = 255;
 
-export function b64url(bytes) {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+// Cancel codes: why a side stopped, as a cancel frame carries it.
+export const CANCEL_STOPPED = "stopped";
+export const CANCEL_DECLINED = "declined";
+export const CANCEL_BAD_OFFER = "bad-offer";
+export const CANCEL_NO_ROOM = "no-room";
+export const CANCEL_CANNOT_WRITE = "cannot-write";
+export const CANCEL_VERIFY = "verify-failed";
+export const CANCEL_PROTOCOL = "protocol";
+export const CANCEL_SOURCE_CHANGED = "source-changed";
+export const CANCEL_DOWNLOAD_CUT = "download-cut";
+export const CANCEL_DOWNLOAD_CANCELLED = "download-cancelled";
+export const CANCEL_FAILED = "failed";
 
-export function unb64url(s) {
-  const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
+export const TOKEN = /^[A-Za-z0-9_-]{22}$/;
 
-const TOKEN = /^[A-Za-z0-9_-]{22}$/;
-
-// parseLink reads the share from the page's own address:
-// <server>/s/<sender>#<secret>. The secret never left this device.
+// parseLink reads the link from the page's own address:
+// <server>/s/<id>#<secret> (a share: this page receives) or
+// <server>/r/<id>#<secret> (a receive link: this page sends). The secret
+// never left this device.
 export function parseLink(href) {
   const u = new URL(href);
-  const i = u.pathname.lastIndexOf(SHARE_PATH);
-  const sender = i < 0 ? "" : u.pathname.slice(i + SHARE_PATH.length).replace(/\/$/, "");
+  let kind = "share", i = u.pathname.lastIndexOf(SHARE_PATH);
+  const j = u.pathname.lastIndexOf(RECEIVE_PATH);
+  if (j > i) { kind = "receive"; i = j; }
+  const id = i < 0 ? "" : u.pathname.slice(i + SHARE_PATH.length).replace(/\/$/, "");
   const secret = u.hash.slice(1);
-  if (!TOKEN.test(sender)) throw new Error("This address does not name a share.");
+  if (!TOKEN.test(id)) throw new Error("This address does not name a share.");
   if (!secret) throw new Error("This link is missing its secret, the part after #. Ask for the whole link, or scan the code again.");
   if (!TOKEN.test(secret)) throw new Error("The secret in this link (after #) is damaged. Ask for the whole link, or scan the code again.");
   const scheme = u.protocol === "https:" ? "wss:" : "ws:";
-  return { sender, secret, socket: scheme + "//" + u.host + u.pathname.slice(0, i) + SOCKET_PATH };
-}
-
-export function deriveKey(secret) {
-  return hkdf32(unb64url(secret), utf8(AUTH_SALT), utf8(AUTH_INFO));
-}
-
-export function macInput(kind, dir, nonceR, nonceS, seq, body) {
-  return ["epicshare/v1", kind, dir, nonceR, nonceS, String(seq), body].join("\n");
-}
-
-export function signalBody(s) {
-  switch (s.kind) {
-    case SIGNAL_OFFER:
-    case SIGNAL_ANSWER:
-      return s.sdp;
-    case SIGNAL_CANDIDATE: {
-      const c = s.candidate || {};
-      const mid = c.sdpMid == null ? "" : c.sdpMid;
-      const idx = c.sdpMLineIndex == null ? "" : String(c.sdpMLineIndex);
-      return (c.candidate || "") + "\n" + mid + "\n" + idx;
-    }
-    case SIGNAL_BYE:
-      return s.reason || "";
-  }
-  return "";
-}
-
-export function tag(key, input) {
-  return b64url(hmacSha256(key, utf8(input)));
-}
-
-// Auth is the receiver's side of the handshake (Go: wire.Auth).
-export class Auth {
-  constructor(key) {
-    this.key = key;
-    this.nonceR = b64url(crypto.getRandomValues(new Uint8Array(16)));
-    this.nonceS = "";
-    this.sent = 0;
-    this.seen = 0;
-  }
-
-  seal(s) {
-    s.nonce = s.kind === SIGNAL_HELLO ? this.nonceR : undefined;
-    s.seq = ++this.sent;
-    const nonceS = s.kind === SIGNAL_HELLO ? "" : this.nonceS;
-    s.mac = tag(this.key, macInput(s.kind, DIR_TO_SENDER, this.nonceR, nonceS, s.seq, signalBody(s)));
-    return s;
-  }
-
-  // open throws unless s carries a valid tag and a new sequence number.
-  open(s) {
-    let nonceS = this.nonceS;
-    if (s.kind === SIGNAL_OFFER) {
-      // A later offer (an ICE restart) must carry the first one's nonce.
-      if (this.nonceS && s.nonce !== this.nonceS) throw new Error("offer from another handshake");
-      nonceS = s.nonce || "";
-    }
-    if (!TOKEN.test(nonceS)) throw new Error("signal before the handshake");
-    const want = tag(this.key, macInput(s.kind, DIR_TO_RECEIVER, this.nonceR, nonceS, s.seq, signalBody(s)));
-    if (want !== s.mac) throw new Error("not signed with this link's secret");
-    if (!(s.seq > this.seen)) throw new Error("replayed signal");
-    this.seen = s.seq;
-    this.nonceS = nonceS;
-  }
-}
-
-export function sdpFingerprint(sdp) {
-  const m = /^a=fingerprint:(.*)$/m.exec(sdp || "");
-  return m ? m[1].trim() : "";
-}
-
-// verificationCode matches wire.VerificationCode.
-export function verificationCode(offererFP, answererFP) {
-  const sum = sha256(utf8("epicshare/v1 verification\n" + offererFP.toLowerCase() + "\n" + answererFP.toLowerCase()));
-  const n = (((sum[0] << 24) | (sum[1] << 16) | (sum[2] << 8) | sum[3]) >>> 0) % 1000000;
-  const s = String(n).padStart(6, "0");
-  return s.slice(0, 3) + " " + s.slice(3);
-}
-
-// frame builds one data-channel frame.
-export function frame(type, payload = new Uint8Array(0)) {
-  const b = new Uint8Array(5 + payload.length);
-  new DataView(b.buffer).setUint32(0, payload.length + 1);
-  b[4] = type;
-  b.set(payload, 5);
-  return b;
-}
-
-// parseFrame splits one data-channel message into its type and payload.
-export function parseFrame(buf) {
-  const b = new Uint8Array(buf);
-  if (b.length < 5) throw new Error("short frame");
-  const n = new DataView(b.buffer, b.byteOffset).getUint32(0);
-  if (n !== b.length - 4) throw new Error("bad frame length");
-  return { type: b[4], payload: b.subarray(5) };
-}
-
-// safeName flattens a manifest path into one download name.
-export function safeName(path) {
-  return path.split("/").join(" - ").replace(/[\\:*?"<>|\u0000-\u001f]/g, "_");
+  return { kind, id, secret, socket: scheme + "//" + u.host + u.pathname.slice(0, i) + SOCKET_PATH };
 }

@@ -1,9 +1,12 @@
-// The browser receiver: opens the share named by this page's address,
-// runs the same signed handshake as the desktop app, and receives the files
-// over a WebRTC data channel straight from the sender, verifying each one
-// with SHA-256 before offering it to save.
+// The browser receiver: opens the share named by this page's address
+// (connect.js runs the same signed handshake as the desktop app), and
+// receives the files over a WebRTC data channel straight from the sender,
+// verifying each one with SHA-256 before offering it to save.
 import * as P from "./proto.js";
 import { Sha256, utf8 } from "./sha256.js";
+import { cancelFrame, concat, frame, parseCancel, parseFrame, safeName } from "./frames.js";
+import { Guest } from "./connect.js";
+import { bytes, duration, showText } from "./view.js";
 import { Cancelled, startStreaming } from "./download.js";
 import { NoRoom, startStaging, workerDownloadsFail } from "./stage.js";
 
@@ -12,8 +15,7 @@ const $ = (id) => document.getElementById(id);
 const MEMORY_WARNING = 512e6;
 
 const st = {
-  link: null, ws: null, pc: null, dc: null, auth: null,
-  pending: [], haveOffer: false, connected: false, over: false,
+  guest: null, dc: null, connected: false, over: false,
   manifestParts: [], files: [], index: -1, done: 0, total: 0,
   rateAt: 0, rateDone: 0, rate: 0,
   // The service worker that streams downloads to disk (download.js), or
@@ -26,21 +28,6 @@ const st = {
   stalled: null, // {f, was}: the file whose download the browser holds back, and the status before
 };
 
-function bytes(n) {
-  if (n < 1000) return n + " B";
-  const units = "kMGTPE";
-  let u = -1;
-  while (n >= 1000 && u < units.length - 1) { n /= 1000; u++; }
-  return n.toFixed(1) + " " + units[u] + "B";
-}
-
-function duration(s) {
-  if (!isFinite(s) || s < 0) return "?";
-  s = Math.round(s);
-  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = String(s % 60).padStart(2, "0");
-  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
-}
-
 function status(text, error = false) {
   const s = $("status");
   s.textContent = text;
@@ -48,14 +35,13 @@ function status(text, error = false) {
   document.title = (error ? "Failed · " : "") + "EpicShare";
 }
 
-// fail ends everything with a message for the person holding the phone.
-function fail(message, tellSender) {
+// fail ends everything with a message for the person holding the phone,
+// telling the sender why with a cancel code (and detail) if one is given.
+function fail(message, code, detail) {
   if (st.over) return;
   st.over = true;
   status(message, true);
-  if (tellSender && st.dc && st.dc.readyState === "open") {
-    st.dc.send(P.frame(P.FRAME_CANCEL, utf8(JSON.stringify({ reason: tellSender }))));
-  }
+  if (code && st.dc && st.dc.readyState === "open") st.dc.send(cancelFrame(code, detail));
   for (const f of st.files) {
     if (f.dl && !f.saved) f.dl.abort(message); // the browser drops the partial download
     if (!f.url && !f.saved) f.li?.classList.add("failed");
@@ -65,22 +51,9 @@ function fail(message, tellSender) {
   setTimeout(hangUp, 500);
 }
 
-// hangUp closes the peer connection and the socket once the last frame
-// has left, so the sender sees a clean close rather than a lost path.
+// hangUp closes the connection once the last frame has left.
 function hangUp() {
-  const dc = st.dc, pc = st.pc;
-  const close = () => {
-    st.streamer?.stop();
-    st.ws?.close();
-    if (pc && pc.connectionState !== "closed") {
-      pc.close();
-      console.info("EpicShare: connection closed");
-    }
-  };
-  if (!dc || dc.readyState !== "open" || dc.bufferedAmount === 0) return close();
-  dc.bufferedAmountLowThreshold = 0;
-  dc.onbufferedamountlow = close;
-  setTimeout(close, 5000);
+  st.guest?.hangUp(() => st.streamer?.stop());
 }
 
 // noResume says plainly what a browser cannot do after a broken transfer.
@@ -91,89 +64,18 @@ function noResume() {
   return " This page cannot resume: opening the link again starts the download over (files already saved stay saved). The EpicShare desktop app resumes where it stopped.";
 }
 
-function send(sig) {
-  st.ws.send(JSON.stringify({ type: P.TYPE_SEND, to: st.link.sender, data: st.auth.seal(sig) }));
-}
-
-function byeMessage(s) {
-  switch (s.code) {
-    case P.BYE_WRONG_SECRET: return "The link's secret does not match this share. Ask for the link again, or scan the code again.";
-    case P.BYE_TAMPERED: return "The connection request was altered on the way; nothing was received.";
-    case P.BYE_BUSY: return "The sender is busy with too many receivers. Try again in a moment.";
-  }
-  return "The sender ended the connection" + (s.reason ? ": " + s.reason : ".");
-}
-
-async function onSignal(s) {
-  if (s.kind === P.SIGNAL_BYE) return fail(byeMessage(s));
-  try {
-    st.auth.open(s);
-  } catch (e) {
-    if (s.kind === P.SIGNAL_OFFER && !st.haveOffer) {
-      send({ kind: P.SIGNAL_BYE, code: P.BYE_TAMPERED, reason: "the offer failed its check" });
-      return fail("The connection request was altered on the way (the server or the network may be tampering). Nothing was received.");
-    }
-    console.info("EpicShare: dropped a " + s.kind + " signal: " + e.message);
-    return; // a replay or a forgery: dropped
-  }
-  if (s.kind === P.SIGNAL_OFFER) console.info("EpicShare: offer" + (st.pc ? " (ICE restart)" : ""));
-  if (s.kind === P.SIGNAL_OFFER && st.pc) {
-    // The sender restarts ICE after losing the path: answer on the same
-    // connection, so the data channel goes on where it stopped.
-    await st.pc.setRemoteDescription({ type: "offer", sdp: s.sdp });
-    await st.pc.setLocalDescription(await st.pc.createAnswer());
-    send({ kind: P.SIGNAL_ANSWER, sdp: st.pc.localDescription.sdp });
-  } else if (s.kind === P.SIGNAL_OFFER) {
-    st.haveOffer = true;
-    status("Connecting to the sender…");
-    const pc = (st.pc = new RTCPeerConnection({ iceServers: [] }));
-    pc.onicecandidate = (e) => {
-      if (e.candidate && e.candidate.candidate) {
-        const c = e.candidate;
-        console.info("EpicShare: local candidate " + c.candidate);
-        send({ kind: P.SIGNAL_CANDIDATE, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
-      }
-    };
-    pc.ondatachannel = (e) => { if (e.channel.label === P.DATA_CHANNEL_LABEL) channel(e.channel); };
-    // For whoever opens the developer tools on a stuck page.
-    pc.oniceconnectionstatechange = () => console.info("EpicShare: ICE " + pc.iceConnectionState);
-    pc.onconnectionstatechange = () => {
-      console.info("EpicShare: connection " + pc.connectionState);
-      if (pc.connectionState !== "failed") return;
-      if (!st.connected) {
-        // ICE found no path at all (a firewall, networks that cannot
-        // reach each other): nothing had started.
-        return fail("Could not connect to the sender: no network path between the two devices was found. Check that both are on the same network and that no firewall stands between them, then open the link again.");
-      }
-      fail("The connection to the sender broke. Nothing incomplete is offered to save." + noResume());
-    };
-    await pc.setRemoteDescription({ type: "offer", sdp: s.sdp });
-    for (const c of st.pending) await pc.addIceCandidate(c).catch(() => {});
-    st.pending = [];
-    await pc.setLocalDescription(await pc.createAnswer());
-    send({ kind: P.SIGNAL_ANSWER, sdp: pc.localDescription.sdp });
-  } else if (s.kind === P.SIGNAL_CANDIDATE && s.candidate?.candidate) {
-    console.info("EpicShare: remote candidate " + s.candidate.candidate);
-    if (st.pc?.remoteDescription) await st.pc.addIceCandidate(s.candidate).catch(() => {});
-    else st.pending.push(s.candidate);
-  }
-}
-
-function channel(dc) {
+// opened starts the transfer once the data channel is open.
+function opened(dc, code) {
   st.dc = dc;
-  dc.binaryType = "arraybuffer";
-  dc.onopen = () => {
-    st.connected = true;
-    const code = P.verificationCode(P.sdpFingerprint(st.pc.remoteDescription.sdp), P.sdpFingerprint(st.pc.localDescription.sdp));
-    $("code").textContent = "Verification code: " + code + " (the sender shows the same)";
-    $("code").hidden = false;
-    status("Connected. Waiting for the list of files…");
-  };
+  st.connected = true;
+  $("code").textContent = "Verification code: " + code + " (the sender shows the same)";
+  $("code").hidden = false;
+  status("Connected. Waiting for the list of files…");
   dc.onmessage = (e) => {
     try {
       onFrame(e.data);
     } catch (err) {
-      fail("The sender sent something this page cannot accept: " + err.message, "the receiver refused the data");
+      fail("The sender sent something this page cannot accept: " + err.message, P.CANCEL_PROTOCOL, err.message);
     }
   };
   dc.onclose = () => {
@@ -183,13 +85,14 @@ function channel(dc) {
 
 function onFrame(data) {
   if (st.over) return;
-  const { type, payload } = P.parseFrame(data);
+  const { type, payload } = parseFrame(data);
   switch (type) {
     case P.FRAME_MANIFEST_PART:
     case P.FRAME_MANIFEST:
       st.manifestParts.push(payload.slice());
       if (type === P.FRAME_MANIFEST) {
         const m = JSON.parse(new TextDecoder().decode(concat(st.manifestParts)));
+        if (typeof m.text === "string" && m.text.length > P.MAX_TEXT) throw new Error("a text over the limit");
         st.streamReady.then(() => offer(m)).catch((err) => fail("Could not show the offer: " + err.message));
       }
       return;
@@ -209,20 +112,19 @@ function onFrame(data) {
     }
     case P.FRAME_FILE_END:
       return fileEnd(payload);
-    case P.FRAME_CANCEL: {
-      let reason = "";
-      try { reason = JSON.parse(new TextDecoder().decode(payload)).reason; } catch {}
-      return fail("The sender stopped: " + (reason || "no reason given") + ". Nothing incomplete is offered to save." + noResume());
-    }
+    case P.FRAME_CANCEL:
+      return fail(senderStopped(parseCancel(payload)) + " Nothing incomplete is offered to save." + noResume());
   }
   throw new Error("unexpected frame " + type);
 }
 
-function concat(parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
+// senderStopped words the sender's cancel code.
+function senderStopped({ code, detail }) {
+  switch (code) {
+    case P.CANCEL_STOPPED: return "The sender stopped sharing.";
+    case P.CANCEL_SOURCE_CHANGED: return `A file changed on the sender's side while it was being sent${detail ? " (" + detail + ")" : ""}.`;
+  }
+  return "The sender stopped" + (detail ? ": " + detail : ".");
 }
 
 async function offer(m) {
@@ -231,6 +133,7 @@ async function offer(m) {
     .map((e, idx) => ({ idx, dir: !!e.dir, path: String(e.path), size: Number(e.size) || 0 }))
     .filter((e) => !e.dir);
   st.total = st.files.reduce((n, f) => n + f.size, 0);
+  if (typeof m.text === "string" && m.text) showText($("text"), m.text);
   st.sink = st.streamer;
   const worker = workerDownloadsFail();
   if (worker) st.sink = (await startStaging(st.total)) || (worker === "cut" ? st.streamer : null);
@@ -258,7 +161,8 @@ async function offer(m) {
     list.append(f.li);
   }
   const n = st.files.length;
-  $("total").textContent = `${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}`;
+  $("total").textContent = n ? `${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}` : "A message, no files.";
+  if (!n) $("accept").textContent = "Accept";
   if (st.sink && st.sink !== st.streamer) {
     $("memory-warning").textContent = "Each file goes to your downloads as soon as it is verified.";
     $("memory-warning").className = "note";
@@ -290,7 +194,7 @@ function accept(only) {
   document.querySelector("#offer .actions").hidden = true;
   $("progress").hidden = false;
   st.rateAt = st.startedAt = performance.now();
-  st.dc.send(P.frame(P.FRAME_ACCEPT, utf8(JSON.stringify(request))));
+  st.dc.send(frame(P.FRAME_ACCEPT, utf8(JSON.stringify(request))));
   status("Receiving…");
   next();
 }
@@ -309,7 +213,7 @@ function next() {
 // the sink confirms it handed the browser every byte; until then it is
 // merely verified.
 function stream(f) {
-  f.dl = st.sink.file(P.safeName(f.path), f.size);
+  f.dl = st.sink.file(safeName(f.path), f.size);
   f.dl.onStall = () => {
     if (st.over) return;
     st.stalled = { f, was: $("status").textContent };
@@ -327,15 +231,15 @@ function stream(f) {
     },
     (err) => {
       if (err instanceof NoRoom) {
-        fail(`This device has no room left for ${f.path}. Free some space and open the link again; the download starts over.`, "the receiver ran out of storage");
+        fail(`This device has no room left for ${f.path}. Free some space and open the link again; the download starts over.`, P.CANCEL_NO_ROOM);
       } else if (err instanceof Cancelled) {
-        fail(`The download of ${f.path} was cancelled in the browser.` + noResume(), "the receiver cancelled a download");
+        fail(`The download of ${f.path} was cancelled in the browser.` + noResume(), P.CANCEL_DOWNLOAD_CANCELLED);
       } else if (st.sink !== st.streamer) {
         console.info("EpicShare: staging " + f.path + ": " + err.message);
-        fail(`The browser could not store ${f.path} (${err.message}). Nothing incomplete reached your downloads.` + noResume(), "the receiver's browser could not store a file");
+        fail(`The browser could not store ${f.path} (${err.message}). Nothing incomplete reached your downloads.` + noResume(), P.CANCEL_NO_ROOM, err.message);
       } else {
         console.info("EpicShare: download of " + f.path + ": " + err.message);
-        fail(`The download of ${f.path} was cut short by the browser, so it is not complete: if your downloads list it, delete it.` + noResume(), "the receiver's browser cut a download short");
+        fail(`The download of ${f.path} was cut short by the browser, so it is not complete: if your downloads list it, delete it.` + noResume(), P.CANCEL_DOWNLOAD_CUT);
       }
     },
   );
@@ -346,7 +250,7 @@ function fileEnd(sum) {
   if (!f || f.got !== f.size) throw new Error("a file ended early");
   const got = f.hash.digest();
   if (got.length !== sum.length || got.some((b, i) => b !== sum[i])) {
-    return fail(`${f.path} failed verification, so it is not offered to save.`, `${f.path} failed verification`);
+    return fail(`${f.path} failed verification, so it is not offered to save.`, P.CANCEL_VERIFY, f.path);
   }
   if (f.dl) {
     // The browser finishes the download only now that the file verified;
@@ -358,12 +262,12 @@ function fileEnd(sum) {
   try {
     f.url = URL.createObjectURL(new Blob(f.chunks));
   } catch {
-    return fail(`This device has no room left for ${f.path}. Free some space and open the link again; the download starts over.`, "the receiver ran out of storage");
+    return fail(`This device has no room left for ${f.path}. Free some space and open the link again; the download starts over.`, P.CANCEL_NO_ROOM);
   }
   f.chunks = null;
   const a = document.createElement("a");
   a.href = f.url;
-  a.download = P.safeName(f.path);
+  a.download = safeName(f.path);
   a.className = "button save";
   a.textContent = "Save";
   a.setAttribute("aria-label", "Save " + f.path);
@@ -393,7 +297,7 @@ async function finish() {
   $("overall").value = 1;
   $("detail").textContent = `${bytes(st.total)} in ${duration((performance.now() - st.startedAt) / 1000)}`;
   const n = st.files.length;
-  const what = `Received ${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}, every file verified`;
+  const what = n ? `Received ${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}, every file verified` : "Received the message";
   if (st.sink) {
     // Done only once the browser has every byte: until the sink
     // confirms each file, the sender is not told, and the page does not
@@ -406,13 +310,14 @@ async function finish() {
     }
     if (st.over) return;
     st.over = true;
-    st.dc.send(P.frame(P.FRAME_DONE));
+    st.dc.send(frame(P.FRAME_DONE));
     status(what + " and saved to your downloads.");
     return hangUp();
   }
   st.over = true;
-  st.dc.send(P.frame(P.FRAME_DONE));
+  st.dc.send(frame(P.FRAME_DONE));
   hangUp();
+  if (!n) return status(what + ".");
   status(what + ". Save them below.");
   $("done").hidden = false;
   $("save-all").focus();
@@ -434,31 +339,25 @@ document.addEventListener("visibilitychange", () => {
 
 function main() {
   $("accept").onclick = () => accept();
-  $("decline").onclick = () => fail("Declined. Nothing was received.", "the receiver declined");
+  $("decline").onclick = () => fail("Declined. Nothing was received.", P.CANCEL_DECLINED);
   $("save-all").onclick = saveAll;
+  let link;
   try {
-    st.link = P.parseLink(location.href);
+    link = P.parseLink(location.href);
   } catch (e) {
     return fail(e.message);
   }
+  if (link.kind !== "share") return fail("This is a link to send files to, not to receive them from.");
   if (!window.RTCPeerConnection) {
     return fail("This browser cannot receive files: it has no WebRTC. Open the link in a current Chrome, Firefox or Safari.");
   }
-  st.auth = new P.Auth(P.deriveKey(st.link.secret));
   st.streamReady = startStreaming().then((s) => (st.streamer = s));
-  status("Looking for the sender…");
-  const ws = (st.ws = new WebSocket(st.link.socket, P.SUBPROTOCOL));
-  ws.onmessage = (e) => {
-    let env;
-    try { env = JSON.parse(e.data); } catch { return; }
-    if (env.type === P.TYPE_WELCOME) send({ kind: P.SIGNAL_HELLO });
-    else if (env.type === P.TYPE_MESSAGE && env.from === st.link.sender) onSignal(env.data).catch((err) => fail("Could not connect: " + err.message));
-    else if (env.type === P.TYPE_LEFT && env.peer === st.link.sender && !st.connected) fail("The sender went offline.");
-    else if (env.type === P.TYPE_ERROR && env.code === P.CODE_UNKNOWN_PEER && env.to === st.link.sender) fail("This share is no longer available: the sender stopped sharing or the link is wrong.");
-  };
-  ws.onclose = () => {
-    if (!st.connected && !st.over) fail("Lost the connection to the server. Check the network and reload.");
-  };
+  st.guest = new Guest(link, {
+    status,
+    open: opened,
+    fail: (message) => fail(st.connected ? message + " Nothing incomplete is offered to save." + noResume() : message),
+  });
+  st.guest.start();
 }
 
 main();

@@ -81,6 +81,17 @@ export class Sha256 {
     H[0] = h0; H[1] = h1; H[2] = h2; H[3] = h3; H[4] = h4; H[5] = h5; H[6] = h6; H[7] = h7;
   }
 
+  // clone copies the state, so a prefix's digest can be taken while the
+  // whole file's hash goes on.
+  clone() {
+    const c = new Sha256();
+    c.h.set(this.h);
+    c.block.set(this.block);
+    c.fill = this.fill;
+    c.length = this.length;
+    return c;
+  }
+
   digest() {
     const bits = this.length * 8;
     const pad = new Uint8Array(((this.fill < 56 ? 56 : 120) - this.fill) + 8);

@@ -16,7 +16,7 @@ func TestPageFramesMatchGo(t *testing.T) {
 		"FRAME_DATA": int(frameData), "FRAME_FILE_END": int(frameFileEnd), "FRAME_DONE": int(frameDone),
 		"FRAME_CANCEL": int(frameCancel), "FRAME_RESUME_AT": int(frameResumeAt), "FRAME_ACCEPT_PART": int(frameAcceptPart),
 		"FRAME_CHECKING": int(frameChecking),
-		"MAX_FRAME": MaxFrame, "MAX_PAYLOAD": MaxPayload, "MAX_TEXT": MaxText,
+		"MAX_FRAME":      MaxFrame, "MAX_PAYLOAD": MaxPayload, "MAX_TEXT": MaxText,
 		"MAX_PATH_BYTES": MaxPathBytes, "MAX_NAME_BYTES": MaxNameBytes,
 	} {
 		if got := page[name]; got != strconv.Itoa(v) {

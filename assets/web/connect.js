@@ -1,0 +1,168 @@
+// Opening a link, for both pages: the WebSocket to the broker, the signed
+// handshake with the link's holder (auth.js) and the WebRTC connection,
+// up to an open data channel. The holder always offers; the page says
+// hello and answers, whichever way the files then go.
+import * as P from "./proto.js";
+import { Auth, deriveKey, sdpFingerprint, verificationCode } from "./auth.js";
+
+// Words for the link's holder, by the kind of link.
+export function holderName(kind) {
+  return kind === "receive" ? "the receiving device" : "the sender";
+}
+
+function byeMessage(s, who) {
+  switch (s.code) {
+    case P.BYE_WRONG_SECRET: return "The link's secret does not match. Ask for the link again, or scan the code again.";
+    case P.BYE_TAMPERED: return "The connection request was altered on the way; nothing was transferred.";
+    case P.BYE_BUSY: return `${cap(who)} is busy with too many transfers. Try again in a moment.`;
+  }
+  return `${cap(who)} ended the connection` + (s.reason ? ": " + s.reason : ".");
+}
+
+function cap(s) { return s[0].toUpperCase() + s.slice(1); }
+
+// Guest opens link and calls, as things happen:
+//   status(text)            progress of the connection, for people
+//   open(dc, code)          the data channel is open; code is the verification code
+//   fail(message)           it is over: a sentence for people
+// Once open, a broken connection is a fail too. hangUp ends it cleanly.
+export class Guest {
+  constructor(link, { status, open, fail }) {
+    this.link = link;
+    this.who = holderName(link.kind);
+    this.cb = { status, open, fail };
+    this.auth = new Auth(deriveKey(link.secret, link.kind));
+    this.pending = [];
+    this.haveOffer = false;
+    this.connected = false;
+    this.over = false;
+    this.ws = null;
+    this.pc = null;
+    this.dc = null;
+  }
+
+  fail(message) {
+    if (this.over) return;
+    this.cb.fail(message);
+  }
+
+  start() {
+    this.cb.status(`Looking for ${this.who}…`);
+    const ws = (this.ws = new WebSocket(this.link.socket, P.SUBPROTOCOL));
+    const id = this.link.id;
+    ws.onmessage = (e) => {
+      let env;
+      try { env = JSON.parse(e.data); } catch { return; }
+      if (env.type === P.TYPE_WELCOME) this.send({ kind: P.SIGNAL_HELLO });
+      else if (env.type === P.TYPE_MESSAGE && env.from === id) this.onSignal(env.data).catch((err) => this.fail("Could not connect: " + err.message));
+      else if (env.type === P.TYPE_LEFT && env.peer === id && !this.connected) this.fail(`${cap(this.who)} went offline.`);
+      else if (env.type === P.TYPE_ERROR && env.code === P.CODE_UNKNOWN_PEER && env.to === id) this.fail(this.goneMessage());
+    };
+    ws.onclose = (e) => {
+      if (this.connected || this.over) return;
+      if (e.code === P.CLOSE_UNSUPPORTED_VERSION) this.fail("This page is older than the server: reload it.");
+      else this.fail("Lost the connection to the server. Check the network and reload.");
+    };
+  }
+
+  goneMessage() {
+    if (this.link.kind === "receive") return "This code is no longer valid: the receiving device made a new one, or stopped. Scan its code again.";
+    return "This share is no longer available: the sender stopped sharing or the link is wrong.";
+  }
+
+  send(sig) {
+    this.ws.send(JSON.stringify({ type: P.TYPE_SEND, to: this.link.id, data: this.auth.seal(sig) }));
+  }
+
+  async onSignal(s) {
+    if (s.kind === P.SIGNAL_BYE) return this.fail(byeMessage(s, this.who));
+    try {
+      this.auth.open(s);
+    } catch (e) {
+      if (s.kind === P.SIGNAL_OFFER && !this.haveOffer) {
+        this.send({ kind: P.SIGNAL_BYE, code: P.BYE_TAMPERED });
+        return this.fail("The connection request was altered on the way (the server or the network may be tampering). Nothing was transferred.");
+      }
+      console.info("EpicShare: dropped a " + s.kind + " signal: " + e.message);
+      return; // a replay or a forgery: dropped
+    }
+    if (s.kind === P.SIGNAL_OFFER) console.info("EpicShare: offer" + (this.pc ? " (ICE restart)" : ""));
+    const pc = this.pc;
+    if (s.kind === P.SIGNAL_OFFER && pc) {
+      // The holder restarts ICE after losing the path: answer on the
+      // same connection, so the data channel goes on where it stopped.
+      await pc.setRemoteDescription({ type: "offer", sdp: s.sdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      this.send({ kind: P.SIGNAL_ANSWER, sdp: pc.localDescription.sdp });
+    } else if (s.kind === P.SIGNAL_OFFER) {
+      this.haveOffer = true;
+      this.cb.status(`Connecting to ${this.who}…`);
+      await this.answer(s.sdp);
+    } else if (s.kind === P.SIGNAL_CANDIDATE && s.candidate?.candidate) {
+      console.info("EpicShare: remote candidate " + s.candidate.candidate);
+      if (pc?.remoteDescription) await pc.addIceCandidate(s.candidate).catch(() => {});
+      else this.pending.push(s.candidate);
+    }
+  }
+
+  async answer(sdp) {
+    const pc = (this.pc = new RTCPeerConnection({ iceServers: [] }));
+    pc.onicecandidate = (e) => {
+      if (e.candidate && e.candidate.candidate) {
+        const c = e.candidate;
+        console.info("EpicShare: local candidate " + c.candidate);
+        this.send({ kind: P.SIGNAL_CANDIDATE, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
+      }
+    };
+    pc.ondatachannel = (e) => { if (e.channel.label === P.DATA_CHANNEL_LABEL) this.channel(e.channel); };
+    // For whoever opens the developer tools on a stuck page.
+    pc.oniceconnectionstatechange = () => console.info("EpicShare: ICE " + pc.iceConnectionState);
+    pc.onconnectionstatechange = () => {
+      console.info("EpicShare: connection " + pc.connectionState);
+      if (pc.connectionState !== "failed") return;
+      if (!this.connected) {
+        // ICE found no path at all (a firewall, networks that cannot
+        // reach each other): nothing had started.
+        return this.fail(`Could not connect to ${this.who}: no network path between the two devices was found. Check that both are on the same network and that no firewall stands between them, then open the link again.`);
+      }
+      this.fail(`The connection to ${this.who} broke.`);
+    };
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    for (const c of this.pending) await pc.addIceCandidate(c).catch(() => {});
+    this.pending = [];
+    await pc.setLocalDescription(await pc.createAnswer());
+    this.send({ kind: P.SIGNAL_ANSWER, sdp: pc.localDescription.sdp });
+  }
+
+  channel(dc) {
+    this.dc = dc;
+    dc.binaryType = "arraybuffer";
+    dc.onopen = () => {
+      this.connected = true;
+      const code = verificationCode(sdpFingerprint(this.pc.remoteDescription.sdp), sdpFingerprint(this.pc.localDescription.sdp));
+      this.cb.open(dc, code);
+    };
+  }
+
+  // hangUp closes the peer connection and the socket once the last frame
+  // has left, so the holder sees a clean close rather than a lost path.
+  hangUp(then) {
+    this.over = true;
+    const dc = this.dc, pc = this.pc;
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      then?.();
+      this.ws?.close();
+      if (pc && pc.connectionState !== "closed") {
+        pc.close();
+        console.info("EpicShare: connection closed");
+      }
+    };
+    if (!dc || dc.readyState !== "open" || dc.bufferedAmount === 0) return close();
+    dc.bufferedAmountLowThreshold = 0;
+    dc.onbufferedamountlow = close;
+    setTimeout(close, 5000);
+  }
+}
