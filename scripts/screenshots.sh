@@ -100,5 +100,5 @@ shot "$rw" settings.png
 
 # The browser receiver page, phone-sized, from the Chromium end-to-end test
 # (it makes its own namespace).
-EPICSHARE_PAGE_SHOTS="$PWD/$out" go test -count=1 -run 'TestBrowserReceiver/chromium/insecure-origin' ./internal/e2e
+EPICSHARE_PAGE_SHOTS="$PWD/$out" go test -count=1 -run 'TestBrowserPages/chromium/insecure-origin' ./internal/e2e
 echo "wrote $out/browser-offer.png $out/browser-done.png"

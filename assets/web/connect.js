@@ -47,6 +47,9 @@ export class Guest {
   }
 
   start() {
+    // A page closed or left mid-transfer closes its connection at once,
+    // so the holder learns it now rather than when ICE gives up (~45 s).
+    addEventListener("pagehide", () => this.pc?.close());
     this.cb.status(`Looking for ${this.who}…`);
     const ws = (this.ws = new WebSocket(this.link.socket, P.SUBPROTOCOL));
     const id = this.link.id;

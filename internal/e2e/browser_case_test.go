@@ -22,11 +22,15 @@ import (
 )
 
 // TestBrowserInNamespace plays one case in one browser inside the
-// namespace that TestBrowserReceiver made.
+// namespace that TestBrowserPages made.
 func TestBrowserInNamespace(t *testing.T) {
 	c, b := os.Getenv(browserCaseEnv), os.Getenv(browserEnv)
 	if c == "" || b == "" {
-		t.Skip("runs inside the network namespace TestBrowserReceiver makes")
+		t.Skip("runs inside the network namespace TestBrowserPages makes")
+	}
+	if strings.HasPrefix(c, "send-") {
+		playSender(t, b, c)
+		return
 	}
 	long := strings.HasPrefix(c, "long-")
 	ctx, cancel := context.WithTimeout(context.Background(), caseLimit(c))
@@ -63,7 +67,7 @@ func TestBrowserInNamespace(t *testing.T) {
 		bigSize = 40 * longBytesPerSecond // long enough to stop the worker in the middle
 	}
 	testutil.RandomFile(t, filepath.Join(src, "trip/video.bin"), bigSize)
-	offer, err := transfer.NewOffer(filepath.Join(src, "trip"))
+	offer, err := transfer.NewTextOffer(pageText, filepath.Join(src, "trip"))
 	must(t, err)
 	// The sender's log and the page's console tell what happened when a
 	// wait below times out.
@@ -296,6 +300,7 @@ func TestBrowserInNamespace(t *testing.T) {
 	if total := text(p, "total"); !strings.Contains(total, "5 files") {
 		t.Errorf("offer shows %q", total)
 	}
+	checkShownText(t, p, pageText)
 	// The note under the offer says where the files go: streamed by the
 	// worker, staged (Firefox, within its quota) or, on an insecure
 	// origin, nowhere until saved (a warning comes only over 512 MB).
@@ -385,6 +390,28 @@ func TestBrowserInNamespace(t *testing.T) {
 	}
 	t.Logf("%s: %d MB to %s in %v (%.1f MB/s), code %s", c, offer.Manifest.Total()/1e6, b, elapsed.Round(time.Millisecond),
 		float64(offer.Manifest.Total())/elapsed.Seconds()/1e6, code)
+}
+
+// pageText is the message that comes with the files: its link must be
+// clickable, its markup shown as text.
+const pageText = "Meet at the station at 6 — map: https://example.org/map?x=1. <b>not bold</b> <img src=x onerror=alert(1)>"
+
+// checkShownText checks that the page shows text as text, with its one
+// link a link that opens in a new tab without a referrer.
+func checkShownText(t *testing.T, p browserPage, want string) {
+	t.Helper()
+	var got struct {
+		Text, Href, Rel string
+		Markup          int
+	}
+	must(t, p.Eval(`(() => {
+		const box = document.getElementById("text"), a = box.querySelector("pre a");
+		return { text: box.querySelector("pre").textContent, href: a ? a.href : "", rel: a ? a.rel : "",
+			markup: box.querySelectorAll("pre b, pre img").length };
+	})()`, &got))
+	if got.Text != want || got.Href != "https://example.org/map?x=1" || got.Rel != "noopener noreferrer" || got.Markup != 0 {
+		t.Errorf("the page shows the text as %+v", got)
+	}
 }
 
 // nothingLooksComplete fails the test if the download folder holds the

@@ -226,3 +226,14 @@ func waitVisible(t *testing.T, p browserPage, id string, within time.Duration, d
 		t.Fatalf("#%s never showed: %v\n%s", id, err, diagnose())
 	}
 }
+
+// fileSetter is a browser that can put files into a page's file input,
+// as a person picking them would: Chromium, over CDP
+// (DOM.setFileInputFiles).
+type fileSetter interface {
+	SetFiles(selector string, paths []string) error
+}
+
+func (p *chromiumPage) SetFiles(selector string, paths []string) error {
+	return chromedp.Do(p.ctx, chromedp.SetUploadFiles(chromedp.CSS(selector), paths))
+}

@@ -81,7 +81,9 @@ func browsers() []string {
 	return out
 }
 
-func TestBrowserReceiver(t *testing.T) {
+// TestBrowserPages plays every case of the receiver page in every
+// browser, and the sender page's cases in Chromium.
+func TestBrowserPages(t *testing.T) {
 	if os.Getenv(browserCaseEnv) != "" {
 		t.Skip("the outer test")
 	}
@@ -105,6 +107,7 @@ func TestBrowserReceiver(t *testing.T) {
 				cases = append(cases, firefoxOnly...)
 			} else {
 				cases = append(cases, chromiumOnly...)
+				cases = append(cases, senderCases...)
 			}
 			one := make(chan struct{}, 1)
 			for _, c := range cases {
@@ -172,7 +175,7 @@ func inNamespace(t testing.TB, b, c string) string {
 // heldPath reports whether case c holds the namespace's UDP to longRate:
 // the long downloads, and the cases that act in the middle of a file.
 func heldPath(c string) bool {
-	return strings.HasPrefix(c, "long-") || strings.HasPrefix(c, "worker-stopped") || strings.HasPrefix(c, "download-cancelled")
+	return strings.HasPrefix(c, "long-") || strings.HasPrefix(c, "worker-stopped") || strings.HasPrefix(c, "download-cancelled") || c == "send-resume"
 }
 
 // caseLimit is how long case c may take inside its namespace.

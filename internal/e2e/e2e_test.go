@@ -115,7 +115,7 @@ func (p *proc) firstLine(t testing.TB) string {
 			lines <- sc.Text()
 		}
 		close(lines)
-		io.Copy(io.Discard, r)
+		io.Copy(p.stdout, r) // the rest, read once the process ended
 		p.done <- p.cmd.Wait()
 	}()
 	t.Cleanup(func() {
@@ -231,6 +231,43 @@ func TestSendReceiveProcesses(t *testing.T) {
 	}
 }
 
+// TestReceiveLinkProcesses: "receive" without a link prints a receive
+// link, "send LINK PATH... --text" pushes into it; the files arrive
+// identical and the text comes out on the receiver's standard output.
+func TestReceiveLinkProcesses(t *testing.T) {
+	epicshare, _ := binaries(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	src := t.TempDir()
+	makeTree(t, src, 8<<20)
+	out := t.TempDir()
+	recv := start(t, ctx, epicshare, append([]string{"receive", "--listen", "127.0.0.1:0", "--out", out}, loopbackFlags...)...)
+	link := recv.firstLine(t)
+	if !strings.Contains(link, "/r/") || !strings.Contains(link, "#") {
+		t.Fatalf("first stdout line %q is not a receive link", link)
+	}
+	const text = "the wifi password is hunter2"
+	send := start(t, ctx, epicshare, append(append([]string{"send", "--text", text}, loopbackFlags...), link, filepath.Join(src, "docs"), filepath.Join(src, "big.bin"))...)
+	send.run(t)
+	if code := send.exitCode(t, time.Minute); code != 0 {
+		t.Fatalf("send exited %d:\n%s", code, send.stderr)
+	}
+	if code := recv.exitCode(t, 30*time.Second); code != 0 {
+		t.Fatalf("receive exited %d:\n%s", code, recv.stderr)
+	}
+	if got, want := digest(t, out), digest(t, src); got != want {
+		t.Fatalf("received:\n%s\nsent:\n%s", got, want)
+	}
+	if got := recv.stdout.String(); got != text+"\n" {
+		t.Errorf("receive printed %q after the link, want the text", got)
+	}
+	for _, want := range []string{"verification code", "every file verified"} {
+		if !strings.Contains(recv.stderr.String(), want) {
+			t.Errorf("receive's stderr lacks %q:\n%s", want, recv.stderr)
+		}
+	}
+}
+
 func TestReceiveBadInput(t *testing.T) {
 	epicshare, _ := binaries(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -246,7 +283,11 @@ func TestReceiveBadInput(t *testing.T) {
 		{"no secret", []string{"receive", server + "/s/AAAAAAAAAAAAAAAAAAAAAA"}, 1, "secret"},
 		{"unknown share", []string{"receive", server + "/s/AAAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBA"}, 1, "no longer available"},
 		{"server down", []string{"receive", "http://" + testutil.ClosedPort(t) + "/s/AAAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBA"}, 1, "connect"},
-		{"no link", []string{"receive"}, 2, "exactly one link"},
+		{"two links", []string{"receive", "a", "b"}, 2, "at most one link"},
+		{"receive link to receive from", []string{"receive", server + "/r/AAAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBA"}, 1, "receive link, to send files to"},
+		{"share link to send into", []string{"send", server + "/s/AAAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBA", "x"}, 1, "share link, to receive from"},
+		{"revoked receive link", []string{"send", "--text", "hi", server + "/r/AAAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBA"}, 1, "no longer available"},
+		{"empty text", []string{"send", "--text", ""}, 2, "empty"},
 		{"unreadable path", []string{"send", "--listen", "127.0.0.1:0", "/nonexistent/file"}, 1, "no such file"},
 		{"nothing to send", []string{"send"}, 2, "at least one"},
 		{"server and listen", []string{"send", "--server", server, "--listen", ":0", "x"}, 2, "either"},
