@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
+	"github.com/epicshare/epicshare/internal/wire"
 )
 
 // Exit codes.
@@ -55,10 +57,12 @@ func termWidth(x any) int {
 const Usage = `EpicShare sends files straight from one device to another, peer to peer.
 
 Usage:
-  epicshare                         open the EpicShare window
-  epicshare PATH...                 open the window ready to share these
-  epicshare send [flags] PATH...    share files and folders; prints the link
-  epicshare receive [flags] LINK    download what a link shares
+  epicshare                            open the EpicShare window
+  epicshare PATH...                    open the window ready to share these
+  epicshare send [flags] PATH...       share files and folders; prints the link
+  epicshare send [flags] LINK PATH...  send into a receive link
+  epicshare receive [flags] LINK       download what a share link offers
+  epicshare receive [flags]            print a receive link, save what is sent to it
 
 Run 'epicshare send --help' or 'epicshare receive --help' for their flags.
 `
@@ -155,6 +159,20 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// brokerURL is the signaling server to hold a link on: the remote one if
+// server is set, else one started here on listen; stop stops it.
+func brokerURL(server, listen string, interfaces []string, cfg session.Config) (base *url.URL, stop func(), err error) {
+	if server != "" {
+		base, err = wire.ParseServer(server)
+		return base, func() {}, err
+	}
+	b, err := session.StartLocalBroker(listen, interfaces, cfg.Logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b.URL, func() { b.Close() }, nil
 }
 
 // fail prints a one-line error and returns ExitError.

@@ -24,13 +24,21 @@ func bar(p transfer.Progress, width int) string {
 	return line
 }
 
-// headline says how much a manifest holds: "3 files, 1.2 GB".
+// headline says how much a manifest holds: "3 files, 1.2 GB", "a
+// message", "2 files, 10 kB and a message".
 func headline(m transfer.Manifest) string {
+	if len(m.Entries) == 0 {
+		return "a message"
+	}
 	s := "s"
 	if m.Files() == 1 {
 		s = ""
 	}
-	return fmt.Sprintf("%d file%s, %s", m.Files(), s, human.Bytes(m.Total()))
+	h := fmt.Sprintf("%d file%s, %s", m.Files(), s, human.Bytes(m.Total()))
+	if m.Text != "" {
+		h += " and a message"
+	}
+	return h
 }
 
 // summary describes a manifest in a few lines for a person to accept.

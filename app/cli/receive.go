@@ -17,17 +17,28 @@ import (
 )
 
 const receiveUsage = `Usage: epicshare receive [flags] LINK
+       epicshare receive [flags]
 
-Downloads what a share link offers, straight from the sender. Shows what is
-offered and asks before writing anything, unless --yes is given or standard
-input is not a terminal. Every file is verified with SHA-256 and written as
-NAME.part until it verifies; existing files are never overwritten (a taken
-name becomes "name (1).ext"). Exits 0 only when every file verified.
+With a LINK, downloads what a share link offers, straight from the sender.
 
-If the transfer breaks (the connection drops, the sender stops, the disk
-fills up, Ctrl-C), what arrived is kept: run the same command again, with
-the same link (or a new link to the same files) and the same --out, and it
-resumes where it stopped, skipping complete files.
+Without one, holds a receive link: prints it alone on the first line of
+standard output (and a QR code on a terminal), and saves what any device
+that opens it sends: a phone's browser, or "epicshare send LINK PATH...".
+Each sender's offer is shown, and asked about, before anything is written;
+a text message that comes with it goes to standard output. It exits 0 once
+the first sender's files all verified, or with --keep goes on until
+Ctrl-C. Without --server, the signaling server runs inside this command on
+--listen, as for send.
+
+Either way: what is offered is shown and asked about before anything is
+written, unless --yes is given or standard input is not a terminal. Every
+file is verified with SHA-256 and written as NAME.part until it verifies;
+existing files are never overwritten (a taken name becomes "name
+(1).ext"). Exits 0 only when every file verified.
+
+If a transfer breaks (the connection drops, the sender stops, the disk
+fills up, Ctrl-C), what arrived is kept: receiving the same files into the
+same --out again resumes where it stopped, skipping complete files.
 
 Flags:
 `
@@ -38,6 +49,10 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 	c.register(fs)
 	out := fs.String("out", ".", "save into this `DIR`ectory")
 	yes := fs.Bool("yes", false, "accept without asking")
+	var in inboxFlags
+	fs.StringVar(&in.server, "server", "", "without LINK: hold the receive link on the signaling server at `URL` instead of running one here")
+	fs.StringVar(&in.listen, "listen", ":0", "without LINK: run the signaling server on this `ADDR`ess (host:port; port 0 picks a free one)")
+	fs.BoolVar(&in.keep, "keep", false, "without LINK: keep receiving after the first sender finishes, until Ctrl-C")
 	pos, err := parse(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -45,26 +60,36 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 		}
 		return ExitUsage
 	}
-	if len(pos) != 1 {
-		fmt.Fprint(stdio.Stderr, "epicshare receive: give exactly one link\n\n")
+	fs.Visit(func(f *flag.Flag) { in.listenSet = in.listenSet || f.Name == "listen" })
+	if len(pos) > 1 {
+		fmt.Fprint(stdio.Stderr, "epicshare receive: give at most one link\n\n")
 		fs.Usage()
 		return ExitUsage
-	}
-	link, err := wire.ParseLink(pos[0])
-	if err != nil {
-		return fail(stdio.Stderr, err)
 	}
 	dir, err := filepath.Abs(*out)
 	if err != nil {
 		return fail(stdio.Stderr, err)
 	}
-
 	ask := !*yes && isTerminal(stdio.Stdin)
+	if len(pos) == 0 {
+		return runInbox(ctx, c, in, dir, ask, stdio)
+	}
+	link, err := wire.ParseLink(pos[0])
+	if err != nil {
+		return fail(stdio.Stderr, err)
+	}
+	if link.Kind == wire.ReceiveLink {
+		return fail(stdio.Stderr, errors.New("that is a receive link, to send files to: epicshare send LINK PATH..."))
+	}
 	tty := isTerminal(stdio.Stderr)
 	drawn, resumed := false, false
 	opts := session.ReceiveOptions{ReceiveOptions: transfer.ReceiveOptions{
 		Confirm: func(ctx context.Context, m transfer.Manifest) error {
-			fmt.Fprintf(stdio.Stderr, "Offered: %s", summary(m, 20))
+			if m.Files() == 0 && len(m.Entries) == 0 {
+				fmt.Fprintln(stdio.Stderr, "Offered: a message")
+			} else {
+				fmt.Fprintf(stdio.Stderr, "Offered: %s", summary(m, 20))
+			}
 			if !ask {
 				return nil
 			}
@@ -108,6 +133,17 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 			fmt.Fprintf(stdio.Stderr, "epicshare: kept the %s that arrived in %s; run the same command again to resume\n", human.Bytes(pe.Kept), dir)
 		}
 		return code
+	}
+	if res.Manifest.Text != "" {
+		text := res.Manifest.Text
+		if !strings.HasSuffix(text, "\n") {
+			text += "\n"
+		}
+		fmt.Fprint(stdio.Stdout, text)
+	}
+	if len(res.Manifest.Entries) == 0 {
+		fmt.Fprintln(stdio.Stderr, "Received a message (on standard output)")
+		return ExitOK
 	}
 	fmt.Fprintf(stdio.Stderr, "Received %s, every file verified, in %s: %s\n",
 		human.Bytes(res.Manifest.Total()), dir, strings.Join(res.Saved, ", "))

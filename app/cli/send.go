@@ -5,9 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/url"
+	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/skip2/go-qrcode"
 
@@ -18,11 +19,18 @@ import (
 )
 
 const sendUsage = `Usage: epicshare send [flags] PATH...
+       epicshare send [flags] LINK PATH...
 
-Shares files and folders. The share link is printed alone on the first line
-of standard output; everything else goes to standard error. The command
-exits once the first receiver has verified every file (or, with --keep,
-serves receivers until interrupted).
+Shares files and folders, and with --text a message (alone or with files).
+The share link is printed alone on the first line of standard output;
+everything else goes to standard error. The command exits once the first
+receiver has verified every file (or, with --keep, serves receivers until
+interrupted).
+
+Given a receive link first (one that "epicshare receive" or the desktop
+app's "Send to this computer" shows), it sends the files and the message
+into it instead, and exits 0 once the receiver accepted and verified every
+file. If that breaks, sending the same files again resumes.
 
 Without --server, the signaling server runs inside this command on --listen
 and the link names this machine's network address, so a second device on
@@ -42,6 +50,7 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 	server := fs.String("server", "", "use the signaling server at `URL` instead of running one here")
 	listen := fs.String("listen", ":0", "run the signaling server on this `ADDR`ess (host:port; port 0 picks a free one)")
 	keep := fs.Bool("keep", false, "keep sharing after the first receiver finishes, until Ctrl-C")
+	text := fs.String("text", "", "send this `MESSAGE` too (up to 1 MiB; - reads it from standard input)")
 	paths, err := parse(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -49,21 +58,49 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 		}
 		return ExitUsage
 	}
-	listenSet := false
-	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var link *wire.Link
+	if len(paths) > 0 && looksLikeLink(paths[0]) {
+		l, err := wire.ParseLink(paths[0])
+		if err != nil {
+			return fail(stdio.Stderr, err)
+		}
+		if l.Kind != wire.ReceiveLink {
+			return fail(stdio.Stderr, errors.New("that is a share link, to receive from: epicshare receive LINK"))
+		}
+		link, paths = &l, paths[1:]
+	}
 	switch {
-	case len(paths) == 0:
-		fmt.Fprint(stdio.Stderr, "epicshare send: name at least one file or folder\n\n")
+	case len(paths) == 0 && !set["text"]:
+		fmt.Fprint(stdio.Stderr, "epicshare send: name at least one file or folder, or give --text\n\n")
 		fs.Usage()
 		return ExitUsage
-	case *server != "" && listenSet:
+	case *server != "" && set["listen"]:
 		fmt.Fprintln(stdio.Stderr, "epicshare send: use either --server or --listen, not both")
+		return ExitUsage
+	case link != nil && (set["server"] || set["listen"] || set["keep"]):
+		fmt.Fprintln(stdio.Stderr, "epicshare send: --server, --listen and --keep are for sharing; a receive link names its server")
+		return ExitUsage
+	}
+	if *text == "-" {
+		b, err := io.ReadAll(io.LimitReader(stdio.Stdin, transfer.MaxText+1))
+		if err != nil {
+			return fail(stdio.Stderr, fmt.Errorf("read the message: %w", err))
+		}
+		*text = string(b)
+	}
+	if set["text"] && *text == "" {
+		fmt.Fprintln(stdio.Stderr, "epicshare send: the message is empty")
 		return ExitUsage
 	}
 
-	offer, err := transfer.NewOffer(paths...)
+	offer, err := transfer.NewTextOffer(*text, paths...)
 	if err != nil {
 		return fail(stdio.Stderr, err)
+	}
+	if link != nil {
+		return sendInto(ctx, c, *link, offer, stdio)
 	}
 	for _, p := range offer.Skipped {
 		fmt.Fprintf(stdio.Stderr, "skipping %s: not a regular file or folder\n", p)
@@ -72,19 +109,11 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var base *url.URL
-	if *server != "" {
-		if base, err = wire.ParseServer(*server); err != nil {
-			return fail(stdio.Stderr, err)
-		}
-	} else {
-		broker, err := session.StartLocalBroker(*listen, c.interfaces, cfg.Logger)
-		if err != nil {
-			return fail(stdio.Stderr, err)
-		}
-		defer broker.Close()
-		base = broker.URL
+	base, stopBroker, err := brokerURL(*server, *listen, c.interfaces, cfg)
+	if err != nil {
+		return fail(stdio.Stderr, err)
 	}
+	defer stopBroker()
 
 	out := newSendView(stdio)
 	sharing, err := session.Share(ctx, cfg, base, offer, session.ShareOptions{OnEvent: out.event, OnServer: out.server})
@@ -92,9 +121,9 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 		return fail(stdio.Stderr, err)
 	}
 	defer sharing.Stop()
-	link := sharing.Link().String()
-	fmt.Fprintln(stdio.Stdout, link)
-	out.intro(link, offer.Manifest, *keep)
+	shared := sharing.Link().String()
+	fmt.Fprintln(stdio.Stdout, shared)
+	out.intro(shared, offer.Manifest, *keep)
 
 	firstDone := out.done
 	for {
@@ -113,6 +142,41 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 			return out.exitCode()
 		}
 	}
+}
+
+// looksLikeLink tells a link from a file name: a file called "http:" is
+// still sent as "./http:".
+func looksLikeLink(arg string) bool {
+	return strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://")
+}
+
+// sendInto sends offer into a receive link.
+func sendInto(ctx context.Context, c common, link wire.Link, offer *transfer.Offer, stdio IO) int {
+	tty := isTerminal(stdio.Stderr)
+	drawn := false
+	fmt.Fprintf(stdio.Stderr, "Sending %s to %s…\n", headline(offer.Manifest), link.Server.Host)
+	err := session.Send(ctx, c.config(stdio.Stderr), link, offer, session.SendOptions{
+		OnConnected: func(code, path string) {
+			fmt.Fprintf(stdio.Stderr, "Connected (%s). Verification code: %s (the receiver shows the same). Waiting for it to accept…\n", path, code)
+		},
+		Progress: func(p transfer.Progress) {
+			if tty {
+				fmt.Fprintf(stdio.Stderr, "\r\x1b[2K%s", bar(p, termWidth(stdio.Stderr)))
+				drawn = true
+			}
+		},
+		OnStall: func(idle time.Duration, cause string) {
+			fmt.Fprintf(stdio.Stderr, "\nStalled, no data for %s: %s\n", idle.Round(time.Second), cause)
+		},
+	})
+	if drawn {
+		fmt.Fprintln(stdio.Stderr)
+	}
+	if err != nil {
+		return fail(stdio.Stderr, err)
+	}
+	fmt.Fprintf(stdio.Stderr, "Sent %s; the receiver verified every file\n", headline(offer.Manifest))
+	return ExitOK
 }
 
 // sendView shows a share's link and its receivers.
@@ -181,7 +245,7 @@ func (v *sendView) intro(link string, m transfer.Manifest, keep bool) {
 func (v *sendView) event(e session.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	id := e.Receiver
+	id := e.Peer
 	if len(id) > 6 {
 		id = id[:6]
 	}
@@ -191,7 +255,7 @@ func (v *sendView) event(e session.Event) {
 		line = fmt.Sprintf("receiver %s: connecting", id)
 	case session.Sending:
 		if !v.tty {
-			if _, seen := v.lines[e.Receiver]; seen && strings.Contains(v.lines[e.Receiver], "sending") && e.Stalled == "" {
+			if _, seen := v.lines[e.Peer]; seen && strings.Contains(v.lines[e.Peer], "sending") && e.Stalled == "" {
 				return
 			}
 			line = fmt.Sprintf("receiver %s: sending (%s); verification code %s", id, e.Path, e.Code)
@@ -215,10 +279,10 @@ func (v *sendView) event(e session.Event) {
 			line = fmt.Sprintf("receiver %s: failed after %s sent: %v", id, human.Bytes(sent), e.Err)
 		}
 	}
-	if _, seen := v.lines[e.Receiver]; !seen {
-		v.order = append(v.order, e.Receiver)
+	if _, seen := v.lines[e.Peer]; !seen {
+		v.order = append(v.order, e.Peer)
 	}
-	v.lines[e.Receiver] = line
+	v.lines[e.Peer] = line
 	v.draw(line)
 }
 
