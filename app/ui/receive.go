@@ -19,9 +19,12 @@ import (
 	"github.com/epicshare/epicshare/internal/wire"
 )
 
-// recvView opens a link, shows the offer and follows the download.
+// recvView is the Receive tab: "Send to this computer" (inboxView) and,
+// below it, a pasted share link opened, its offer shown and the download
+// followed.
 type recvView struct {
-	u *UI
+	u     *UI
+	inbox *inboxView
 
 	entry      *widget.Entry
 	connectBtn *widget.Button
@@ -29,6 +32,7 @@ type recvView struct {
 	folder     *widget.Label
 
 	offer     *widget.Label // manifest summary
+	text      *fyne.Container
 	code      *widget.Label
 	acceptBtn *widget.Button
 	declineB  *widget.Button
@@ -37,6 +41,7 @@ type recvView struct {
 	bar       *widget.ProgressBar
 	fileLabel *widget.Label
 	openBtn   *widget.Button
+	scroll    *container.Scroll
 	content   fyne.CanvasObject
 
 	wg      sync.WaitGroup // the goroutine that runs a receive
@@ -48,7 +53,7 @@ type recvView struct {
 }
 
 func newRecvView(u *UI) *recvView {
-	v := &recvView{u: u}
+	v := &recvView{u: u, inbox: newInboxView(u), text: container.NewVBox()}
 	v.entry = widget.NewEntry()
 	v.entry.SetPlaceHolder("Paste a link here (Ctrl+V), then press Enter")
 	v.entry.OnSubmitted = func(string) { v.connect() }
@@ -74,17 +79,21 @@ func newRecvView(u *UI) *recvView {
 	v.openBtn = widget.NewButtonWithIcon("Open folder", theme.FolderOpenIcon(), v.openFolder)
 	v.openBtn.Hide()
 
-	v.content = container.NewBorder(
-		container.NewVBox(
+	v.scroll = container.NewVScroll(container.NewVBox(
+		v.inbox.content,
+		widget.NewCard("Receive from a link", "Paste a share link another device shows.", container.NewVBox(
 			container.NewBorder(nil, nil, nil, v.connectBtn, v.entry),
 			container.NewBorder(nil, nil, nil, change, v.folder),
-			v.status, v.code, v.decision, v.bar, v.fileLabel, container.NewHBox(v.openBtn)),
-		nil, nil, nil,
-		container.NewVScroll(v.offer))
+			v.status, v.code, v.decision, v.bar, v.fileLabel, container.NewHBox(v.openBtn), v.text, v.offer)),
+	))
+	v.content = v.scroll
 	return v
 }
 
-func (v *recvView) folderChanged(dir string) { v.folder.SetText("Saving to " + dir) }
+func (v *recvView) folderChanged(dir string) {
+	v.folder.SetText("Saving to " + dir)
+	v.inbox.start() // the receive link saves there from now on
+}
 
 func (v *recvView) busy() bool {
 	v.mu.Lock()
@@ -122,6 +131,8 @@ func (v *recvView) connect() {
 	v.entry.Disable()
 	v.openBtn.Hide()
 	v.offer.SetText("")
+	v.text.Objects = nil
+	v.text.Refresh()
 	v.code.SetText("")
 	v.bar.SetValue(0)
 	v.bar.Hide()
@@ -143,8 +154,14 @@ func (v *recvView) connect() {
 		ReceiveOptions: transfer.ReceiveOptions{
 			Confirm: func(ctx context.Context, m transfer.Manifest) error {
 				v.u.do(func() {
-					v.offer.SetText(offerText(m))
-					v.status.SetText(fmt.Sprintf("Offered: %d file%s, %s. Save to %s?", m.Files(), plural(m.Files()), human.Bytes(m.Total()), dir))
+					if len(m.Entries) > 0 {
+						v.offer.SetText(offerText(m))
+					}
+					if m.Text != "" {
+						v.text.Objects = []fyne.CanvasObject{textBox(v.u, m.Text)}
+						v.text.Refresh()
+					}
+					v.status.SetText(fmt.Sprintf("Offered: %s. Save to %s?", offerSummary(m), dir))
 					v.decision.Show()
 				})
 				select {
@@ -214,7 +231,10 @@ func (v *recvView) finished(res *transfer.Result, err error) {
 	default:
 		v.bar.SetValue(1)
 		v.fileLabel.SetText("")
-		done := fmt.Sprintf("Received %s, every file verified, in %s.", human.Bytes(res.Manifest.Total()), dir)
+		done := fmt.Sprintf("Received %s, every file verified, in %s.", offerSummary(res.Manifest), dir)
+		if len(res.Manifest.Entries) == 0 {
+			done = "Received the message."
+		}
 		if res.Resumed > 0 {
 			done += fmt.Sprintf(" Resumed: %s had arrived before.", human.Bytes(res.Resumed))
 		}

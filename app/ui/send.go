@@ -35,6 +35,7 @@ type sendView struct {
 	list     *widget.List
 	empty    fyne.CanvasObject // shown instead of the list while it is empty
 	total    *widget.Label
+	message  *widget.Entry // "Send text": a message with the files, or alone
 	shareBtn *widget.Button
 	picking  fyne.CanvasObject
 
@@ -81,6 +82,17 @@ func newSendView(u *UI) *sendView {
 		},
 	)
 	v.total = widget.NewLabel("")
+	v.message = widget.NewMultiLineEntry()
+	v.message.SetPlaceHolder("Send text (optional): a note, an address, a link…")
+	v.message.SetMinRowsVisible(2)
+	v.message.Wrapping = fyne.TextWrapWord
+	v.message.OnChanged = func(string) { v.refresh() }
+	v.message.Validator = func(s string) error {
+		if len(s) > transfer.MaxText {
+			return fmt.Errorf("at most %s of text", human.Bytes(transfer.MaxText))
+		}
+		return nil
+	}
 	v.shareBtn = widget.NewButtonWithIcon("Share", theme.MailSendIcon(), v.start)
 	v.shareBtn.Importance = widget.HighImportance
 	addFiles := widget.NewButtonWithIcon("Add files…", theme.FileIcon(), func() {
@@ -108,7 +120,7 @@ func newSendView(u *UI) *sendView {
 	))
 	v.picking = container.NewBorder(
 		container.NewCenter(container.NewHBox(addFiles, addFolder)),
-		container.NewBorder(nil, nil, v.total, v.shareBtn),
+		container.NewVBox(v.message, container.NewBorder(nil, nil, v.total, v.shareBtn)),
 		nil, nil, container.NewStack(v.list, v.empty))
 
 	// The sharing screen.
@@ -179,14 +191,26 @@ func (v *sendView) refresh() {
 	for _, it := range v.items {
 		total += it.size
 	}
-	if len(v.items) == 0 {
+	text := v.message.Text
+	switch {
+	case len(v.items) == 0 && text == "":
 		v.total.SetText("Nothing picked yet")
-		v.shareBtn.Disable()
 		v.empty.Show()
-	} else {
-		v.total.SetText(fmt.Sprintf("%d item%s, %s", len(v.items), plural(len(v.items)), human.Bytes(total)))
-		v.shareBtn.Enable()
+	case len(v.items) == 0:
+		v.total.SetText("A message")
+		v.empty.Show()
+	default:
+		s := fmt.Sprintf("%d item%s, %s", len(v.items), plural(len(v.items)), human.Bytes(total))
+		if text != "" {
+			s += " and a message"
+		}
+		v.total.SetText(s)
 		v.empty.Hide()
+	}
+	if (len(v.items) == 0 && text == "") || len(text) > transfer.MaxText {
+		v.shareBtn.Disable()
+	} else {
+		v.shareBtn.Enable()
 	}
 	v.list.Refresh()
 }
@@ -204,12 +228,13 @@ func (v *sendView) start() {
 	for i, it := range v.items {
 		paths[i] = it.path
 	}
-	offer, err := transfer.NewOffer(paths...)
+	offer, err := transfer.NewTextOffer(v.message.Text, paths...)
 	if err != nil {
 		v.u.showError(err)
 		return
 	}
 	v.shareBtn.Disable()
+	v.message.Disable()
 	v.total.SetText("Starting…")
 	v.wg.Add(1)
 	go func() {
@@ -273,6 +298,7 @@ func (v *sendView) ended() {
 	v.offline.Hide()
 	v.content.Objects = []fyne.CanvasObject{v.picking}
 	v.content.Refresh()
+	v.message.Enable()
 	v.refresh()
 }
 
@@ -295,7 +321,7 @@ func (v *sendView) busy() bool {
 // event shows what happens to one receiver; called from session goroutines.
 func (v *sendView) event(e session.Event) {
 	v.u.do(func() {
-		r := v.rows[e.Receiver]
+		r := v.rows[e.Peer]
 		if r == nil {
 			if e.State == session.Failed && e.Progress.Total == 0 && e.Code == "" {
 				// Refused before connecting (a wrong secret): one line.
@@ -307,10 +333,10 @@ func (v *sendView) event(e session.Event) {
 				s := v.share
 				v.mu.Unlock()
 				if s != nil {
-					s.StopReceiver(e.Receiver)
+					s.StopReceiver(e.Peer)
 				}
 			})
-			v.rows[e.Receiver] = r
+			v.rows[e.Peer] = r
 			v.rowsBox.Add(r.box)
 			v.rowsView.Refresh() // the scroll must learn that its content grew
 		}

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"errors"
+	"strconv"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -17,7 +19,13 @@ const (
 	prefServerURL  = "server.url"
 	prefICEServers = "ice.servers" // one URL per line
 	prefDownloads  = "downloads.dir"
+	prefPort       = "server.port" // the built-in server's port
 )
+
+// DefaultPort is the built-in signaling server's port unless Settings
+// name another: fixed, so that the receive link, which names it, stays
+// the same across restarts.
+const DefaultPort = 47470
 
 const (
 	modeBuiltin = "Built in: share on this network"
@@ -32,6 +40,7 @@ type settingsView struct {
 	url     *widget.Entry
 	ice     *widget.Entry
 	folder  *widget.Label
+	portE   *widget.Entry
 	content fyne.CanvasObject
 }
 
@@ -70,6 +79,20 @@ func newSettingsView(u *UI) *settingsView {
 	v.ice.SetMinRowsVisible(3)
 	v.ice.OnChanged = func(s string) { v.prefs.SetString(prefICEServers, s) }
 
+	v.portE = widget.NewEntry()
+	v.portE.SetText(strconv.Itoa(v.port()))
+	v.portE.Validator = func(s string) error {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err != nil || n < 1 || n > 65535 {
+			return errors.New("a port is a number from 1 to 65535")
+		}
+		return nil
+	}
+	v.portE.OnChanged = func(s string) {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n >= 1 && n <= 65535 {
+			v.prefs.SetInt(prefPort, n)
+		}
+	}
+
 	v.folder = widget.NewLabel(v.downloads())
 	v.folder.Wrapping = fyne.TextWrapBreak
 	change := widget.NewButton("Change…", func() {
@@ -83,7 +106,10 @@ func newSettingsView(u *UI) *settingsView {
 
 	v.content = container.NewVScroll(container.NewVBox(
 		widget.NewCard("Signaling", "Where devices find each other. Files never pass through it.",
-			container.NewVBox(v.mode, widget.NewForm(widget.NewFormItem("Server URL", v.url)))),
+			container.NewVBox(v.mode, widget.NewForm(
+				widget.NewFormItem("Server URL", v.url),
+				widget.NewFormItem("Built-in server port", container.NewBorder(nil, nil, nil,
+					widget.NewLabel("used from the next start; links name it"), v.portE))))),
 		widget.NewCard("STUN and TURN servers", "Needed only to share across the internet; one URL per line.", v.ice),
 		widget.NewCard("Save received files in", "", container.NewBorder(nil, nil, nil, change, v.folder)),
 	))
@@ -107,6 +133,15 @@ func (v *settingsView) iceServers() []string {
 		}
 	}
 	return out
+}
+
+// port is the built-in server's port from Settings.
+func (v *settingsView) port() int {
+	n := v.prefs.IntWithFallback(prefPort, DefaultPort)
+	if n < 1 || n > 65535 {
+		return DefaultPort
+	}
+	return n
 }
 
 // downloads is where received files go; remembered across runs.

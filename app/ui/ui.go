@@ -8,6 +8,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -35,8 +36,10 @@ type Config struct {
 	// Peer restricts and configures WebRTC (tests keep it on loopback);
 	// the STUN/TURN servers from Settings are added to it.
 	Peer peer.Config
-	// Listen is where the built-in signaling server listens; ":0" (all
-	// interfaces, a free port) when empty.
+	// Listen is where the built-in signaling server listens. When empty,
+	// it listens on all interfaces on the port from Settings
+	// (DefaultPort), or the next free one if that is taken: the receive
+	// link names the port, so it should stay the same across restarts.
 	Listen string
 	Logger *slog.Logger
 	// Do runs a UI update from another goroutine; fyne.Do by default.
@@ -55,15 +58,13 @@ type UI struct {
 	recv     *recvView
 	settings *settingsView
 
-	mu     sync.Mutex
-	broker *session.LocalBroker // the built-in one, started on first use
+	mu         sync.Mutex
+	broker     *session.LocalBroker // the built-in one, started on first use
+	brokerNote string               // what to tell about its port, if anything
 }
 
 // New builds the window of app a.
 func New(a fyne.App, cfg Config) *UI {
-	if cfg.Listen == "" {
-		cfg.Listen = ":0"
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -79,6 +80,14 @@ func New(a fyne.App, cfg Config) *UI {
 		container.NewTabItem("Receive", u.recv.content),
 		container.NewTabItem("Settings", u.settings.content),
 	)
+	// The receive link is ready as soon as the app runs (a phone may
+	// hold a bookmark of it), and follows a change of server in Settings.
+	u.tabs.OnSelected = func(t *container.TabItem) {
+		if t.Text == "Receive" {
+			u.recv.inbox.start()
+		}
+	}
+	u.recv.inbox.start()
 	u.win.SetContent(u.tabs)
 	u.win.Resize(fyne.NewSize(760, 620))
 	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { u.Drop(uris) })
@@ -137,13 +146,53 @@ func (u *UI) server() (*url.URL, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.broker == nil {
-		b, err := session.StartLocalBroker(u.cfg.Listen, u.cfg.Peer.Interfaces, u.cfg.Logger)
+		b, note, err := u.startBroker()
 		if err != nil {
 			return nil, err
 		}
-		u.broker = b
+		u.broker, u.brokerNote = b, note
 	}
 	return u.broker.URL, nil
+}
+
+// startBroker starts the built-in broker on Config.Listen or, if that is
+// empty, on the port from Settings or, when another program has it, on the
+// next free port after it; note then says so.
+func (u *UI) startBroker() (*session.LocalBroker, string, error) {
+	if u.cfg.Listen != "" {
+		b, err := session.StartLocalBroker(u.cfg.Listen, u.cfg.Peer.Interfaces, u.cfg.Logger)
+		return b, "", err
+	}
+	want := u.settings.port()
+	var first error
+	for port := want; port < want+20 && port <= 65535; port++ {
+		b, err := session.StartLocalBroker(fmt.Sprintf(":%d", port), u.cfg.Peer.Interfaces, u.cfg.Logger)
+		if err == nil {
+			note := ""
+			if port != want {
+				note = fmt.Sprintf("Port %d is in use by another program, so the built-in server listens on %d: links and codes name that port. Change it in Settings.", want, port)
+			}
+			return b, note, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, "", err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return nil, "", fmt.Errorf("ports %d to %d are all in use: pick another port in Settings: %w", want, want+19, first)
+}
+
+// brokerStatus is what the Receive tab should say about the built-in
+// server's port ("" if nothing).
+func (u *UI) brokerStatus() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.broker == nil {
+		return ""
+	}
+	return u.brokerNote
 }
 
 // Close stops what the window started and waits until it has. It is safe
@@ -151,6 +200,7 @@ func (u *UI) server() (*url.URL, error) {
 func (u *UI) Close() {
 	u.send.stop()
 	u.recv.cancel()
+	u.recv.inbox.stop()
 	u.send.wg.Wait()
 	u.recv.wg.Wait()
 	u.mu.Lock()
@@ -164,7 +214,7 @@ func (u *UI) Close() {
 
 // confirmClose asks before closing the window while files are moving.
 func (u *UI) confirmClose() {
-	if !u.send.busy() && !u.recv.busy() {
+	if !u.send.busy() && !u.recv.busy() && !u.recv.inbox.busy() {
 		u.Close()
 		u.win.Close()
 		return

@@ -76,33 +76,37 @@ func TestDropFillsTheList(t *testing.T) {
 	u := newTestUI(t)
 	src := t.TempDir()
 	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello", "album/b.jpg": strings.Repeat("x", 2000), "album/empty/": ""})
-	u.Drop(uris(filepath.Join(src, "a.txt"), filepath.Join(src, "album")))
-	if len(u.send.items) != 2 {
-		t.Fatalf("%d items after the drop, want 2", len(u.send.items))
-	}
-	if got := u.send.total.Text; got != "2 items, 2.0 kB" {
-		t.Errorf("total %q", got)
-	}
-	if u.send.shareBtn.Disabled() {
-		t.Error("Share is disabled with items on the list")
-	}
-	// The same item twice is listed once; an unreadable one is refused.
-	u.Drop(uris(filepath.Join(src, "a.txt"), filepath.Join(src, "missing")))
-	if len(u.send.items) != 2 {
-		t.Errorf("%d items, want still 2", len(u.send.items))
-	}
-	u.send.remove(0)
-	if len(u.send.items) != 1 || u.send.total.Text != "1 item, 2.0 kB" {
-		t.Errorf("after remove: %d items, total %q", len(u.send.items), u.send.total.Text)
-	}
+	onUI(func() {
+		u.Drop(uris(filepath.Join(src, "a.txt"), filepath.Join(src, "album")))
+		if len(u.send.items) != 2 {
+			t.Fatalf("%d items after the drop, want 2", len(u.send.items))
+		}
+		if got := u.send.total.Text; got != "2 items, 2.0 kB" {
+			t.Errorf("total %q", got)
+		}
+		if u.send.shareBtn.Disabled() {
+			t.Error("Share is disabled with items on the list")
+		}
+		// The same item twice is listed once; an unreadable one is refused.
+		u.Drop(uris(filepath.Join(src, "a.txt"), filepath.Join(src, "missing")))
+		if len(u.send.items) != 2 {
+			t.Errorf("%d items, want still 2", len(u.send.items))
+		}
+		u.send.remove(0)
+		if len(u.send.items) != 1 || u.send.total.Text != "1 item, 2.0 kB" {
+			t.Errorf("after remove: %d items, total %q", len(u.send.items), u.send.total.Text)
+		}
+	})
 }
 
 func TestShareShowsAScannableQRCode(t *testing.T) {
 	u := newTestUI(t)
 	src := t.TempDir()
 	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello"})
-	u.Drop(uris(filepath.Join(src, "a.txt")))
-	onUI(func() { test.Tap(u.send.shareBtn) })
+	onUI(func() {
+		u.Drop(uris(filepath.Join(src, "a.txt")))
+		test.Tap(u.send.shareBtn)
+	})
 	eventually(t, 20*time.Second, "the link", func() bool { return u.send.linkText != "" })
 
 	var link string
@@ -138,7 +142,7 @@ func TestSendAndReceiveThroughTheWidgets(t *testing.T) {
 	testutil.WriteTree(t, src, map[string]string{"trip/notes.txt": "sun", "trip/empty.txt": "", "trip/photos/a.jpg": strings.Repeat("a", 300_000), "trip/nothing/": ""})
 	testutil.RandomFile(t, filepath.Join(src, "trip/video.bin"), 8<<20)
 	out := t.TempDir()
-	receiver.settings.setDownloads(out)
+	onUI(func() { receiver.settings.setDownloads(out) })
 
 	onUI(func() {
 		sender.Drop(uris(filepath.Join(src, "trip")))
@@ -233,6 +237,8 @@ func findButton(t *testing.T, o fyne.CanvasObject, label string) *widget.Button 
 			}
 		case *container.Scroll:
 			walk(x.Content)
+		case *widget.Card:
+			walk(x.Content)
 		}
 	}
 	walk(o)
@@ -322,7 +328,7 @@ func TestBrokenTransferResumesThroughTheWidgets(t *testing.T) {
 	src := t.TempDir()
 	testutil.RandomFile(t, filepath.Join(src, "big.bin"), 64<<20)
 	out := t.TempDir()
-	receiver.settings.setDownloads(out)
+	onUI(func() { receiver.settings.setDownloads(out) })
 	onUI(func() { receiver.tabs.SelectIndex(1) })
 
 	// share taps Share (the dropped file stays listed after a stop) and

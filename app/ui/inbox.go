@@ -1,0 +1,463 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sync"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/epicshare/epicshare/internal/human"
+	"github.com/epicshare/epicshare/internal/session"
+	"github.com/epicshare/epicshare/internal/transfer"
+)
+
+// prefInbox keeps the receive link's identity (session.Identity as JSON),
+// so the link, and a phone's bookmark of it, survives a restart.
+const prefInbox = "inbox.identity"
+
+// inboxView is "Send to this computer": the receive link and its QR code,
+// and a row for each device that sends through it.
+type inboxView struct {
+	u *UI
+
+	qr       *canvas.Image
+	link     *widget.Label
+	status   *widget.Label
+	copyBtn  *widget.Button
+	newBtn   *widget.Button
+	rowsBox  *fyne.Container
+	content  fyne.CanvasObject
+	linkText string
+
+	mu     sync.Mutex
+	inbox  *session.Inbox
+	server string // the server and folder it was opened on, to notice a change in Settings
+	dir    string
+	rows   map[string]*senderRow
+	n      int // senders seen, to name the rows
+	wg     sync.WaitGroup
+}
+
+func newInboxView(u *UI) *inboxView {
+	v := &inboxView{u: u, rows: map[string]*senderRow{}}
+	v.qr = canvas.NewImageFromImage(nil)
+	v.qr.FillMode = canvas.ImageFillContain
+	v.qr.ScaleMode = canvas.ImageScalePixels
+	v.qr.SetMinSize(fyne.NewSize(180, 180))
+	v.link = widget.NewLabel("Starting…")
+	v.link.Wrapping = fyne.TextWrapBreak
+	v.link.Selectable = true
+	v.status = widget.NewLabel("")
+	v.status.Wrapping = fyne.TextWrapWord
+	v.copyBtn = widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), func() {
+		u.app.Clipboard().SetContent(v.linkText)
+	})
+	v.copyBtn.Disable()
+	v.newBtn = widget.NewButtonWithIcon("New code", theme.ViewRefreshIcon(), v.newCode)
+	v.rowsBox = container.NewVBox()
+	v.content = container.NewVBox(
+		widget.NewCard("Send to this computer", "Scan the code with a phone, or open the link on another device, to send files or text here.",
+			container.NewBorder(nil, nil, v.qr, nil, container.NewVBox(v.link, container.NewHBox(v.copyBtn, v.newBtn), v.status))),
+		v.rowsBox)
+	return v
+}
+
+// identity is the kept identity, made and kept on first use.
+func (v *inboxView) identity(fresh bool) session.Identity {
+	prefs := v.u.app.Preferences()
+	var id session.Identity
+	if !fresh && json.Unmarshal([]byte(prefs.String(prefInbox)), &id) == nil && id.Valid() {
+		return id
+	}
+	id = session.NewIdentity()
+	b, _ := json.Marshal(id)
+	prefs.SetString(prefInbox, string(b))
+	return id
+}
+
+// start opens the receive link in the background, unless it is open on
+// the server Settings name already.
+func (v *inboxView) start() {
+	v.mu.Lock()
+	if v.inbox != nil && v.server == v.u.settings.remoteServer() && v.dir == v.u.settings.downloads() {
+		v.mu.Unlock()
+		return
+	}
+	old := v.inbox
+	v.inbox = nil
+	v.mu.Unlock()
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		if old != nil {
+			old.Stop()
+		}
+		v.open(v.identity(false))
+	}()
+}
+
+// newCode revokes the receive link: a new identity, a new link; the old
+// one stops working at once.
+func (v *inboxView) newCode() {
+	v.mu.Lock()
+	old := v.inbox
+	v.inbox = nil
+	v.mu.Unlock()
+	v.newBtn.Disable()
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		if old != nil {
+			old.Stop()
+		}
+		v.open(v.identity(true))
+		v.u.do(func() {
+			v.newBtn.Enable()
+			if v.linkText != "" {
+				v.status.SetText("New code made: the old link and code no longer work.")
+			}
+		})
+	}()
+}
+
+func (v *inboxView) open(id session.Identity) {
+	remote, dir := v.u.settings.remoteServer(), v.u.settings.downloads()
+	server, err := v.u.server()
+	if err != nil {
+		v.u.do(func() { v.unavailable(err) })
+		return
+	}
+	in, err := session.OpenInbox(context.Background(), v.u.sessionConfig(), server, dir,
+		session.InboxOptions{Identity: id, Confirm: v.confirm, OnEvent: v.event, OnServer: v.serverState})
+	if err != nil {
+		v.u.do(func() { v.unavailable(err) })
+		return
+	}
+	v.mu.Lock()
+	v.inbox, v.server, v.dir = in, remote, dir
+	v.mu.Unlock()
+	link := in.Link().String()
+	img, qerr := qrImage(link)
+	v.u.do(func() {
+		v.linkText = link
+		v.link.SetText(link)
+		if qerr == nil {
+			v.qr.Image = img
+			v.qr.Refresh()
+		}
+		v.copyBtn.Enable()
+		v.status.SetText(v.u.brokerStatus())
+	})
+}
+
+func (v *inboxView) unavailable(err error) {
+	v.linkText = ""
+	v.link.SetText("No receive link: " + words(err))
+	v.qr.Image = nil
+	v.qr.Refresh()
+	v.copyBtn.Disable()
+}
+
+// stop closes the receive link; used when the window closes.
+func (v *inboxView) stop() {
+	v.mu.Lock()
+	in := v.inbox
+	v.inbox = nil
+	v.mu.Unlock()
+	if in != nil {
+		in.Stop()
+	}
+	v.wg.Wait()
+}
+
+func (v *inboxView) busy() bool {
+	for _, r := range v.rows {
+		if r.state == session.Receiving || r.asking {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *inboxView) serverState(st session.ServerState) {
+	v.u.do(func() {
+		if st.Connected {
+			v.status.SetText("Reconnected to the signaling server: the link works again.")
+		} else {
+			v.status.SetText("Reconnecting to the signaling server… Transfers under way go on; the link works again once it is back.")
+		}
+	})
+}
+
+// row returns the row of sender id, made on first use.
+func (v *inboxView) row(id string) *senderRow {
+	r := v.rows[id]
+	if r == nil {
+		v.n++
+		r = newSenderRow(v.u, v.n, func() {
+			v.mu.Lock()
+			in := v.inbox
+			v.mu.Unlock()
+			if in != nil {
+				in.StopSender(id)
+			}
+		})
+		v.rows[id] = r
+		v.rowsBox.Add(r.box)
+		if v.u.recv != nil {
+			v.u.recv.scroll.Refresh() // the scroll must learn that its content grew
+		}
+	}
+	return r
+}
+
+// confirm shows a sender's offer and waits for Accept or Decline;
+// called from the sender's goroutine. Nothing is written before Accept.
+func (v *inboxView) confirm(ctx context.Context, o session.Incoming) error {
+	answer := make(chan bool, 1)
+	v.u.do(func() { v.row(o.Peer).offered(o, v.u.settings.downloads(), answer) })
+	v.u.notify("Files offered", fmt.Sprintf("A device offers %s.", offerSummary(o.Manifest)))
+	select {
+	case ok := <-answer:
+		if ok {
+			return nil
+		}
+		return errors.New("declined")
+	case <-ctx.Done():
+		v.u.do(func() { v.row(o.Peer).decided() })
+		return context.Cause(ctx)
+	}
+}
+
+func (v *inboxView) event(e session.Event) {
+	v.u.do(func() {
+		if e.State == session.Connecting {
+			return // a row appears with the offer
+		}
+		if _, ok := v.rows[e.Peer]; !ok && e.State == session.Failed {
+			if errors.Is(e.Err, session.ErrWrongSecret) {
+				v.status.SetText("Refused a device whose link has the wrong secret.")
+			}
+			return // it left before offering anything
+		}
+		r := v.row(e.Peer)
+		r.update(e)
+		switch e.State {
+		case session.Done:
+			v.u.notify("Files received", offerSummary(e.Result.Manifest)+", every file verified.")
+		case session.Failed:
+			if !errors.Is(e.Err, transfer.ErrDeclined) {
+				v.u.notify("Receiving failed", words(e.Err))
+			}
+		}
+	})
+}
+
+// offerSummary says what a manifest holds: "3 files, 12 MB", "a message".
+func offerSummary(m transfer.Manifest) string {
+	if len(m.Entries) == 0 {
+		return "a message"
+	}
+	s := fmt.Sprintf("%d file%s, %s", m.Files(), plural(m.Files()), human.Bytes(m.Total()))
+	if m.Text != "" {
+		s += " and a message"
+	}
+	return s
+}
+
+// senderRow is one sending device's offer and transfer.
+type senderRow struct {
+	u       *UI
+	n       int
+	state   session.State
+	asking  bool
+	head    string // "Sender 1 · code 123 456 · direct"
+	title   *widget.Label
+	list    *widget.Label
+	text    *fyne.Container
+	accept  *widget.Button
+	decline *widget.Button
+	answer  chan bool
+	bar     *widget.ProgressBar
+	detail  *widget.Label
+	stop    *widget.Button
+	open    *widget.Button
+	dir     string
+	box     *fyne.Container
+}
+
+func newSenderRow(u *UI, n int, stop func()) *senderRow {
+	r := &senderRow{u: u, n: n, title: widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		list: widget.NewLabel(""), text: container.NewVBox(), bar: widget.NewProgressBar(), detail: widget.NewLabel("")}
+	r.list.Wrapping = fyne.TextWrapWord
+	r.detail.Wrapping = fyne.TextWrapWord
+	r.accept = widget.NewButtonWithIcon("Accept", theme.ConfirmIcon(), func() { r.decide(true) })
+	r.accept.Importance = widget.HighImportance
+	r.decline = widget.NewButtonWithIcon("Decline", theme.CancelIcon(), func() { r.decide(false) })
+	r.stop = widget.NewButtonWithIcon("Stop", theme.MediaStopIcon(), stop)
+	r.open = widget.NewButtonWithIcon("Open folder", theme.FolderOpenIcon(), func() {
+		if err := u.app.OpenURL(&url.URL{Scheme: "file", Path: r.dir}); err != nil {
+			u.showError(err)
+		}
+	})
+	r.bar.Hide()
+	r.stop.Hide()
+	r.open.Hide()
+	r.accept.Hide()
+	r.decline.Hide()
+	r.box = container.NewVBox(r.title, r.list, r.text, container.NewHBox(r.accept, r.decline, r.stop, r.open), r.bar, r.detail, widget.NewSeparator())
+	return r
+}
+
+func (r *senderRow) name(code string) string {
+	s := fmt.Sprintf("Sender %d", r.n)
+	if code != "" {
+		s += " · code " + code
+	}
+	return s
+}
+
+func (r *senderRow) offered(o session.Incoming, dir string, answer chan bool) {
+	r.asking, r.answer, r.dir = true, answer, dir
+	r.head = r.name(o.Code) + " · " + o.Path
+	r.title.SetText(r.head + " · offers " + offerSummary(o.Manifest))
+	if len(o.Manifest.Entries) > 0 {
+		r.list.SetText(offerText(o.Manifest))
+		r.list.Show()
+	} else {
+		r.list.Hide()
+	}
+	r.text.Objects = nil
+	if o.Manifest.Text != "" {
+		r.text.Objects = []fyne.CanvasObject{textBox(r.u, o.Manifest.Text)}
+	}
+	r.text.Refresh()
+	r.box.Refresh()
+	r.detail.SetText("Compare the code with the one the sending device shows. Nothing is saved before you accept; it goes to " + dir + ".")
+	r.accept.Show()
+	r.decline.Show()
+}
+
+func (r *senderRow) decide(ok bool) {
+	if r.answer != nil {
+		r.answer <- ok
+	}
+	r.decided()
+	if ok {
+		r.detail.SetText("Starting…")
+		r.stop.Show()
+	}
+}
+
+func (r *senderRow) decided() {
+	r.asking, r.answer = false, nil
+	r.accept.Hide()
+	r.decline.Hide()
+}
+
+func (r *senderRow) update(e session.Event) {
+	r.state = e.State
+	p := e.Progress
+	switch e.State {
+	case session.Receiving:
+		r.title.SetText(r.head + " · receiving")
+		r.bar.Show()
+		if p.Total > 0 {
+			r.bar.SetValue(float64(p.Done) / float64(p.Total))
+		}
+		if e.Stalled != "" {
+			r.detail.SetText("Stalled, " + e.Stalled + ".")
+			return
+		}
+		r.detail.SetText(fmt.Sprintf("Receiving: %s of %s · %s · %s", human.Bytes(p.Done), human.Bytes(p.Total), speed(p), p.File))
+	case session.Done:
+		r.decided()
+		r.stop.Hide()
+		r.title.SetText(r.head + " · done")
+		res := e.Result
+		if len(res.Manifest.Entries) == 0 {
+			r.detail.SetText("Message received.")
+			return
+		}
+		r.bar.Show()
+		r.bar.SetValue(1)
+		msg := fmt.Sprintf("Received %s, every file verified, in %s", offerSummary(res.Manifest), r.dir)
+		if p.Elapsed > 0 {
+			msg += fmt.Sprintf(" (%s in %s, %s/s)", human.Bytes(p.Total-p.Resumed), human.Duration(p.Elapsed), human.Bytes(int64(p.Rate)))
+		}
+		if res.Resumed > 0 {
+			msg += fmt.Sprintf(". Resumed: %s had arrived before", human.Bytes(res.Resumed))
+		}
+		r.detail.SetText(msg + ".")
+		r.open.Show()
+	case session.Failed:
+		r.decided()
+		r.stop.Hide()
+		r.title.SetText(r.head + " · not received")
+		if errors.Is(e.Err, transfer.ErrDeclined) {
+			r.detail.SetText("Declined. Nothing was saved.")
+			return
+		}
+		msg := "Not received: " + words(e.Err)
+		var partial *transfer.PartialError
+		if errors.As(e.Err, &partial) {
+			msg += fmt.Sprintf(" The %s that arrived are kept: sending the same files again resumes.", human.Bytes(partial.Kept))
+		}
+		r.detail.SetText(msg)
+	}
+}
+
+var linkRE = regexp.MustCompile(`https?://[^\s<>"']+`)
+
+// textBox shows a received text as text (never markup), with a Copy
+// button and a button to open each web link in it.
+func textBox(u *UI, text string) fyne.CanvasObject {
+	shown := text
+	if len(shown) > 4000 {
+		shown = shown[:4000] + "…"
+	}
+	l := widget.NewLabel(shown)
+	l.Wrapping = fyne.TextWrapWord
+	l.Selectable = true
+	buttons := container.NewHBox(widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
+		u.app.Clipboard().SetContent(text)
+	}))
+	for _, m := range linkRE.FindAllString(text, 3) {
+		link, err := url.Parse(trimLink(m))
+		if err != nil || link.Host == "" {
+			continue
+		}
+		// The button names the site, so nobody opens a link blind.
+		buttons.Add(widget.NewButtonWithIcon("Open "+link.Host, theme.ComputerIcon(), func() {
+			if err := u.app.OpenURL(link); err != nil {
+				u.showError(err)
+			}
+		}))
+	}
+	return widget.NewCard("", "Message", container.NewVBox(l, buttons))
+}
+
+// trimLink drops the punctuation a sentence puts after a link.
+func trimLink(s string) string {
+	for len(s) > 0 && isTrailing(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func isTrailing(c byte) bool {
+	switch c {
+	case '.', ',', ';', ':', '!', '?', ')', ']':
+		return true
+	}
+	return false
+}
