@@ -256,7 +256,11 @@ function main() {
   }
   $("message").oninput = update;
   $("send").onclick = () => send();
-  $("stop").onclick = () => { st.sender?.stop(P.CANCEL_STOPPED); failed(new Error("stopped")); status("Stopped. Nothing incomplete is kept as a file on the receiving device; sending the same files again continues where it stopped.", true); };
+  $("stop").onclick = () => {
+    st.sender?.stop(P.CANCEL_STOPPED);
+    failed(new Error("stopped"));
+    status("Stopped. The receiving device keeps what arrived, unfinished: sending the same files again continues where it stopped.", true);
+  };
   $("again").onclick = () => again($("again").textContent === "Try again");
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "hidden" && st.busy) document.title = "Sending… keep this page open";

@@ -105,6 +105,7 @@ func TestBrowserPages(t *testing.T) {
 			cases := slices.Concat(longCases, browserCases)
 			if b == "firefox" {
 				cases = append(cases, firefoxOnly...)
+				cases = append(cases, senderBothBrowsers...)
 			} else {
 				cases = append(cases, chromiumOnly...)
 				cases = append(cases, senderCases...)
@@ -239,7 +240,9 @@ func lastLines(s string, n int) string {
 }
 
 // checkVectors runs the page's own SHA-256, HMAC and HKDF, and the
-// handshake's MAC and verification code, against Go's on the same inputs.
+// handshake's MAC and verification code, against Go's on the same inputs,
+// in the browser itself (the golden vectors run them under node too:
+// assets.TestPageMatchesHandshakeVectors).
 func checkVectors(t *testing.T, p browserPage) {
 	t.Helper()
 	secret := "BBBBBBBBBBBBBBBBBBBBBA"
@@ -258,13 +261,13 @@ func checkVectors(t *testing.T, p browserPage) {
 		wire.VerificationCode("sha-256 AB:CD", "sha-256 EF:01"),
 	}, "|")
 	js := fmt.Sprintf(`(async () => {
-		const S = await import("./sha256.js"), P = await import("./proto.js");
+		const S = await import("./sha256.js"), P = await import("./auth.js");
 		const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 		const long = "abc".repeat(1000);
 		const inc = new S.Sha256(); for (let i = 0; i < long.length; i += 77) inc.update(S.utf8(long.slice(i, i + 77)));
 		if (hex(inc.digest()) !== hex(S.sha256(S.utf8(long)))) return "incremental differs";
 		return [hex(S.sha256(new Uint8Array(0))), hex(S.sha256(S.utf8(long))), hex(S.hmacSha256(S.utf8("k"), S.utf8(long))),
-			hex(P.deriveKey(%q)), P.tag(P.deriveKey(%q), P.macInput("answer", "r2s", "nR", "nS", 7, "v=0\r\n")),
+			hex(P.deriveKey(%q, "share")), P.tag(P.deriveKey(%q, "share"), P.macInput("answer", "r2s", "nR", "nS", 7, "v=0\r\n")),
 			P.verificationCode("sha-256 AB:CD", "sha-256 EF:01")].join("|");
 	})()`, secret, secret)
 	var got string

@@ -320,3 +320,27 @@ func (p firefoxPage) StopServiceWorkers() error {
 func jsonResult(js string) string {
 	return "(async () => JSON.stringify(await (" + js + ")) ?? \"null\")()"
 }
+
+// SetFiles puts files into the file input the CSS selector names, as a
+// person picking them would (BiDi input.setFiles).
+func (p firefoxPage) SetFiles(selector string, paths []string) error {
+	var r struct {
+		Result struct {
+			Type     string `json:"type"`
+			SharedID string `json:"sharedId"`
+		} `json:"result"`
+	}
+	if err := p.f.call(p.ctx, "script.evaluate", map[string]any{
+		"expression":   fmt.Sprintf("document.querySelector(%q)", selector),
+		"target":       map[string]any{"context": p.f.context},
+		"awaitPromise": false,
+	}, &r); err != nil {
+		return err
+	}
+	if r.Result.Type != "node" {
+		return fmt.Errorf("no element at %s", selector)
+	}
+	return p.f.call(p.ctx, "input.setFiles", map[string]any{
+		"context": p.f.context, "element": map[string]any{"sharedId": r.Result.SharedID}, "files": paths,
+	}, nil)
+}
