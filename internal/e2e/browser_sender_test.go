@@ -168,6 +168,21 @@ func playSender(t *testing.T, b, c string) {
 	}
 
 	switch c {
+	case "send-bench-256MiB":
+		// One file of 256 MiB, from a phone's page (an insecure origin).
+		big := filepath.Join(src, "big.bin")
+		testutil.RandomFile(t, big, 256<<20)
+		waitStatus("Choose what to send", 90*time.Second)
+		must(t, p.(fileSetter).SetFiles("#files", []string{big}))
+		t0 := time.Now()
+		click(t, p, "#send")
+		waitStatus("every file verified by the receiving device", 5*time.Minute)
+		elapsed := time.Since(t0)
+		if e := end(); e.State != session.Done {
+			t.Fatalf("the inbox ended %v (%v)", e.State, e.Err)
+		}
+		t.Logf("%s: 268 MB from %s in %v (%.1f MB/s)", c, b, elapsed.Round(time.Millisecond), float64(256<<20)/elapsed.Seconds()/1e6)
+		return
 	case "send-wrong-secret":
 		waitStatus("secret does not match", 30*time.Second)
 		return

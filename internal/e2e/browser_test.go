@@ -213,24 +213,30 @@ func longDuration() int {
 }
 
 // BenchmarkBrowser sends 256 MiB from a Go sender to each headless
-// browser over a veth pair in a namespace and reports the throughput.
+// browser, and from each browser's sender page to a Go receiver, over a
+// veth pair in a namespace, and reports the throughputs.
 func BenchmarkBrowser(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root for a network namespace")
 	}
 	re := regexp.MustCompile(`\(([0-9.]+) MB/s\)`)
 	for _, browser := range browsers() {
-		b.Run(browser, func(b *testing.B) {
-			for b.Loop() {
-				out := inNamespace(b, browser, "bench-256MiB")
-				m := re.FindStringSubmatch(out)
-				if m == nil {
-					b.Fatalf("no throughput in:\n%s", out)
+		// browser: the desktop sends to the page; browser-sends: the page
+		// sends to the desktop, in the same run.
+		for _, bc := range [][2]string{{browser, "bench-256MiB"}, {browser + "-sends", "send-bench-256MiB"}} {
+			name, c := bc[0], bc[1]
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					out := inNamespace(b, browser, c)
+					m := re.FindStringSubmatch(out)
+					if m == nil {
+						b.Fatalf("no throughput in:\n%s", out)
+					}
+					mbs, _ := strconv.ParseFloat(m[1], 64)
+					b.ReportMetric(mbs, "MB/s")
 				}
-				mbs, _ := strconv.ParseFloat(m[1], 64)
-				b.ReportMetric(mbs, "MB/s")
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -42,6 +42,8 @@ var goals = []goal{
 	{"SendReceive4GiB", "recv-rss-MiB", "receiver peak RSS, 4 GiB file (MiB)", 64, false},
 	{"Browser/chromium", "MB/s", "desktop→Chromium, 256 MiB", 30, true},
 	{"Browser/firefox", "MB/s", "desktop→Firefox, 256 MiB", 30, true},
+	{"Browser/chromium-sends", "MB/s", "Chromium→desktop, 256 MiB", 30, true},
+	{"Browser/firefox-sends", "MB/s", "Firefox→desktop, 256 MiB", 30, true},
 	{"FirstByte", "first-byte-ms", "link opened → first byte (ms)", 300, false},
 }
 
