@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os/exec"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -30,9 +31,10 @@ func TestPageAndWorkerSpeakOneVersion(t *testing.T) {
 	}
 }
 
-// Every module a page script imports is embedded.
+// Every module a page script imports is embedded, and exports every name
+// imported from it: a browser refuses the whole page otherwise.
 func TestPageImportsAreEmbedded(t *testing.T) {
-	imp := regexp.MustCompile(`(?ms)^import [^;]*? from "\./([a-z0-9]+\.js)";$`)
+	imp := regexp.MustCompile(`(?ms)^import (?:\{([^}]*)\}|\* as \w+) from "\./([a-z0-9]+\.js)";$`)
 	files, err := fs.Glob(Web, "*.js")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scripts: %v", err)
@@ -40,8 +42,21 @@ func TestPageImportsAreEmbedded(t *testing.T) {
 	for _, f := range files {
 		b, _ := fs.ReadFile(Web, f)
 		for _, m := range imp.FindAllSubmatch(b, -1) {
-			if _, err := fs.Stat(Web, string(m[1])); err != nil {
-				t.Errorf("%s imports %s, which is not embedded", f, m[1])
+			from := string(m[2])
+			src, err := fs.ReadFile(Web, from)
+			if err != nil {
+				t.Errorf("%s imports %s, which is not embedded", f, from)
+				continue
+			}
+			for _, name := range strings.Split(string(m[1]), ",") {
+				name = strings.TrimSpace(strings.Split(strings.TrimSpace(name), " as ")[0])
+				if name == "" {
+					continue
+				}
+				export := regexp.MustCompile(`(?m)^export (?:const|let|function|async function|class) ` + regexp.QuoteMeta(name) + `\b`)
+				if !export.Match(src) {
+					t.Errorf("%s imports %s from %s, which does not export it", f, name, from)
+				}
 			}
 		}
 	}

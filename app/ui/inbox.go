@@ -244,10 +244,14 @@ func (v *inboxView) event(e session.Event) {
 			return // a row appears with the offer
 		}
 		if _, ok := v.rows[e.Peer]; !ok && e.State == session.Failed {
-			if errors.Is(e.Err, session.ErrWrongSecret) {
+			switch {
+			case errors.Is(e.Err, session.ErrWrongSecret):
 				v.status.SetText("Refused a device whose link has the wrong secret.")
+			case errors.Is(e.Err, transfer.ErrBadManifest):
+				// A hostile or broken offer, refused before anyone was asked.
+				v.status.SetText("Refused a device's offer: " + words(e.Err))
 			}
-			return // it left before offering anything
+			return // else it left before offering anything
 		}
 		r := v.row(e.Peer)
 		r.update(e)

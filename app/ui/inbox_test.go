@@ -30,6 +30,21 @@ func inboxLink(t *testing.T, u *UI) wire.Link {
 	return l
 }
 
+// inboxUI is a window whose receive link saves into a fresh folder.
+func inboxUI(t *testing.T) (*UI, string) {
+	t.Helper()
+	u := newTestUI(t)
+	out := t.TempDir()
+	onUI(func() { u.settings.setDownloads(out) })
+	// The inbox reopens on the new folder: wait for that.
+	eventually(t, 20*time.Second, "the inbox on the new folder", func() bool {
+		u.recv.inbox.mu.Lock()
+		defer u.recv.inbox.mu.Unlock()
+		return u.recv.inbox.inbox != nil && u.recv.inbox.dir == out
+	})
+	return u, out
+}
+
 // pushTo sends paths and text into a receive link from Go, as a phone's
 // page or another desktop would.
 func pushTo(ctx context.Context, link wire.Link, text string, paths ...string) <-chan error {
@@ -60,15 +75,7 @@ func onlyRow(t *testing.T, u *UI) *senderRow {
 func TestIncomingOfferRowAcceptVerifies(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	u := newTestUI(t)
-	out := t.TempDir()
-	onUI(func() { u.settings.setDownloads(out) })
-	// The inbox reopens on the new folder: wait for that link.
-	eventually(t, 20*time.Second, "the inbox on the new folder", func() bool {
-		u.recv.inbox.mu.Lock()
-		defer u.recv.inbox.mu.Unlock()
-		return u.recv.inbox.inbox != nil && u.recv.inbox.dir == out
-	})
+	u, out := inboxUI(t)
 	link := inboxLink(t, u)
 	src := t.TempDir()
 	testutil.WriteTree(t, src, map[string]string{"trip/notes.txt": "sun", "trip/empty.txt": "", "trip/photos/a.jpg": strings.Repeat("a", 300_000)})
@@ -106,14 +113,7 @@ func TestIncomingOfferRowAcceptVerifies(t *testing.T) {
 func TestIncomingOfferDeclined(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	u := newTestUI(t)
-	out := t.TempDir()
-	onUI(func() { u.settings.setDownloads(out) })
-	eventually(t, 20*time.Second, "the inbox on the new folder", func() bool {
-		u.recv.inbox.mu.Lock()
-		defer u.recv.inbox.mu.Unlock()
-		return u.recv.inbox.inbox != nil && u.recv.inbox.dir == out
-	})
+	u, out := inboxUI(t)
 	src := filepath.Join(t.TempDir(), "a.txt")
 	testutil.Must(t, os.WriteFile(src, []byte("hello"), 0o644))
 	sent := pushTo(ctx, inboxLink(t, u), "", src)
@@ -186,4 +186,26 @@ func TestSendTextAlone(t *testing.T) {
 	if res.Manifest.Text != "the wifi password is hunter2" || len(res.Manifest.Entries) != 0 {
 		t.Errorf("received %+v", res.Manifest)
 	}
+}
+
+// A sender that stops mid-file: the row says what is kept for a resume.
+func TestSenderLeavesMidFileRowSaysKept(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	u, out := inboxUI(t)
+	src := filepath.Join(t.TempDir(), "big.bin")
+	testutil.RandomFile(t, src, 256<<20)
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	sent := pushTo(sctx, inboxLink(t, u), "", src)
+	r := onlyRow(t, u)
+	onUI(func() { test.Tap(r.accept) })
+	eventually(t, 30*time.Second, "data to arrive", func() bool { return r.state == session.Receiving && r.bar.Value > 0.05 })
+	stop()
+	<-sent
+	eventually(t, 30*time.Second, "the row to say what is kept", func() bool { return strings.Contains(r.detail.Text, "are kept") })
+	if _, err := os.Stat(filepath.Join(out, "big.bin")); err == nil {
+		t.Error("the unfinished file is under its final name")
+	}
+	testutil.OnlyPartial(t, out)
 }

@@ -9,7 +9,7 @@
 // browser, a short count) rejects the file's `done` promise, and the page
 // says so instead of "saved".
 
-import { b64url } from "./proto.js";
+import { b64url } from "./auth.js";
 
 // The page ⇄ worker message version; sw.js has the same constant.
 export const WORKER_VERSION = 2;

@@ -65,8 +65,9 @@ export class Sender {
     this.closed = null;
     this.stopped = false;
     this.files = new Map(); // manifest index → File
+    const picked = items.filter((it) => !it.dir);
     let k = 0;
-    for (const [i, e] of this.m.entries.entries()) if (!e.dir) this.files.set(i, items.filter((it) => !it.dir)[k++]?.file);
+    for (const [i, e] of this.m.entries.entries()) if (!e.dir) this.files.set(i, picked[k++]?.file);
     dc.binaryType = "arraybuffer";
     dc.bufferedAmountLowThreshold = LOW_WATER;
     dc.onmessage = (e) => this.push(e.data);

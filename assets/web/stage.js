@@ -14,7 +14,7 @@
 // an offer that does not fit the origin's quota goes through the worker
 // after all in Firefox, and stays in memory in Safari.
 
-import { b64url } from "./proto.js";
+import { b64url } from "./auth.js";
 import { Cancelled, Cut } from "./download.js";
 
 // NoRoom is a file that the device has no space (or quota) left for.

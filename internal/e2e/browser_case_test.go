@@ -4,17 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/epicshare/epicshare/internal/peer"
-	"github.com/epicshare/epicshare/internal/rendezvous"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/transfer"
@@ -39,15 +34,7 @@ func TestBrowserInNamespace(t *testing.T) {
 	// The page is served on 127.0.0.1 (a secure context, like https) or
 	// on the veth address (insecure: what a phone opening http://LAN-IP
 	// gets, with no crypto.subtle and no service worker).
-	host := vethAddr
-	if c == "secure-origin" || strings.HasSuffix(c, "-secure") {
-		host = "127.0.0.1"
-	}
-	ln, err := net.Listen("tcp", host+":0")
-	must(t, err)
-	broker := rendezvous.New(rendezvous.Config{})
-	go broker.Serve(ctx, ln)
-	server := &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	server, host := caseServer(t, ctx, c)
 
 	src := t.TempDir()
 	testutil.WriteTree(t, src, map[string]string{
@@ -71,9 +58,7 @@ func TestBrowserInNamespace(t *testing.T) {
 	must(t, err)
 	// The sender's log and the page's console tell what happened when a
 	// wait below times out.
-	senderLog := &testutil.Buffer{}
-	logger := slog.New(slog.NewTextHandler(senderLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := session.Config{Peer: peer.Config{Interfaces: []string{"v0"}, Logger: logger}, Logger: logger}
+	senderLog, cfg := caseConfig()
 	events := make(chan session.Event, 1024)
 	share, err := session.Share(ctx, cfg, server, offer, session.ShareOptions{OnEvent: func(e session.Event) {
 		select {
@@ -120,16 +105,7 @@ func TestBrowserInNamespace(t *testing.T) {
 	}
 	checkVectors(t, p)
 
-	waitStatus := func(want string, within time.Duration) {
-		t.Helper()
-		deadline := time.Now().Add(within)
-		for !strings.Contains(text(p, "status"), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the page says %q, want %q\n%s", text(p, "status"), want, diagnose())
-			}
-			time.Sleep(50 * time.Millisecond) // polling the page
-		}
-	}
+	waitStatus := statusWaiter(t, p, diagnose)
 	// fileIs reports whether the download folder holds name with the
 	// SHA-256 sum.
 	fileIs := func(name, sum string) bool {

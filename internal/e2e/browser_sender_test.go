@@ -38,14 +38,7 @@ const sendText = "From the phone: the door code is 4711 <script>alert(1)</script
 func playSender(t *testing.T, b, c string) {
 	ctx, cancel := context.WithTimeout(context.Background(), caseLimit(c))
 	defer cancel()
-	host := vethAddr
-	if strings.HasSuffix(c, "-secure") {
-		host = "127.0.0.1"
-	}
-	ln, err := net.Listen("tcp", host+":0")
-	must(t, err)
-	go rendezvous.New(rendezvous.Config{}).Serve(ctx, ln)
-	server := &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	server, _ := caseServer(t, ctx, c)
 
 	// What the phone picks: a folder of several files (one of 32 MiB, or
 	// a smaller one on the held path) and a file beside it.
@@ -63,9 +56,7 @@ func playSender(t *testing.T, b, c string) {
 	})
 	testutil.RandomFile(t, filepath.Join(src, "trip/video.bin"), bigSize)
 
-	senderLog := &testutil.Buffer{}
-	logger := slog.New(slog.NewTextHandler(senderLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := session.Config{Peer: peer.Config{Interfaces: []string{"v0"}, Logger: logger}, Logger: logger}
+	senderLog, cfg := caseConfig()
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "inbox")
 	must(t, os.Mkdir(dir, 0o755))
@@ -99,16 +90,7 @@ func playSender(t *testing.T, b, c string) {
 	}
 	must(t, p.Viewport(390, 844, 2))
 	must(t, p.Navigate(link.String()))
-	waitStatus := func(want string, within time.Duration) {
-		t.Helper()
-		deadline := time.Now().Add(within)
-		for !strings.Contains(text(p, "status"), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the page says %q, want %q\n%s", text(p, "status"), want, diagnose())
-			}
-			time.Sleep(50 * time.Millisecond) // polling the page
-		}
-	}
+	waitStatus := statusWaiter(t, p, diagnose)
 	end := func() session.Event {
 		t.Helper()
 		for {
@@ -297,6 +279,43 @@ func playSender(t *testing.T, b, c string) {
 		float64(o.Manifest.Total())/elapsed.Seconds()/1e6)
 }
 
+// caseServer serves a broker for case c on 127.0.0.1 (a secure context,
+// like https) for the secure-origin and *-secure cases, else on the veth
+// address (insecure: what a phone opening http://LAN-IP gets, with no
+// crypto.subtle and no service worker).
+func caseServer(t *testing.T, ctx context.Context, c string) (server *url.URL, host string) {
+	host = vethAddr
+	if c == "secure-origin" || strings.HasSuffix(c, "-secure") {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", host+":0")
+	must(t, err)
+	go rendezvous.New(rendezvous.Config{}).Serve(ctx, ln)
+	return &url.URL{Scheme: "http", Host: ln.Addr().String()}, host
+}
+
+// caseConfig is the Go side's session config inside the namespace (ICE on
+// the veth only), logging into a buffer that a failed wait prints.
+func caseConfig() (*testutil.Buffer, session.Config) {
+	log := &testutil.Buffer{}
+	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return log, session.Config{Peer: peer.Config{Interfaces: []string{"v0"}, Logger: logger}, Logger: logger}
+}
+
+// statusWaiter returns a wait for the page's status line to say want.
+func statusWaiter(t *testing.T, p browserPage, diagnose func() string) func(want string, within time.Duration) {
+	return func(want string, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for !strings.Contains(text(p, "status"), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the page says %q, want %q\n%s", text(p, "status"), want, diagnose())
+			}
+			time.Sleep(50 * time.Millisecond) // polling the page
+		}
+	}
+}
+
 // sameTree fails the test unless the inbox holds exactly what was picked.
 func sameTree(t *testing.T, src, dir string) {
 	t.Helper()
@@ -329,8 +348,12 @@ func playHostile(t *testing.T, p browserPage, dir string, onlyInbox func(), wait
 			want = "refused the data"
 		}
 		waitStatus(want, time.Minute)
-		if e := end(); e.State != session.Failed {
-			t.Errorf("%s: the inbox ended %v", tc.name, e.State)
+		wantErr := transfer.ErrBadManifest
+		if tc.name == "more than announced" {
+			wantErr = transfer.ErrProtocol
+		}
+		if e := end(); e.State != session.Failed || !errors.Is(e.Err, wantErr) {
+			t.Errorf("%s: the inbox ended %v (%v), want %v", tc.name, e.State, e.Err, wantErr)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("%s: the inbox holds %v", tc.name, entries)

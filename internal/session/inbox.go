@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"sync"
-	"time"
 
 	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -81,10 +79,7 @@ func (in *Inbox) Err() error { return in.h.wait() }
 
 // receiveOver receives from a connected guest into dir.
 func receiveOver(ctx context.Context, cfg Config, g *guest, dir string, confirm func(context.Context, Incoming) error) error {
-	var (
-		mu   sync.Mutex
-		last transfer.Progress
-	)
+	r := &reporter{g: g, state: Receiving}
 	code, path := g.conn.VerificationCode(), g.conn.Path()
 	res, err := transfer.Receive(ctx, g.conn, dir, transfer.ReceiveOptions{
 		StallAfter: cfg.StallAfter,
@@ -94,25 +89,9 @@ func receiveOver(ctx context.Context, cfg Config, g *guest, dir string, confirm 
 			}
 			return confirm(ctx, Incoming{Peer: g.id, Code: code, Path: path, Manifest: m})
 		},
-		Progress: func(pr transfer.Progress) {
-			mu.Lock()
-			last = pr
-			mu.Unlock()
-			g.event(Event{State: Receiving, Progress: pr})
-		},
-		OnStall: func(idle time.Duration) {
-			mu.Lock()
-			pr := last
-			mu.Unlock()
-			g.event(Event{State: Receiving, Progress: pr, Stalled: stalled(idle, g)})
-		},
+		Progress: r.progress,
+		OnStall:  r.stall,
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	if err != nil {
-		g.event(Event{State: Failed, Err: err, Progress: last})
-		return nil
-	}
-	g.event(Event{State: Done, Progress: last, Result: res})
+	r.end(err, res)
 	return nil
 }

@@ -118,35 +118,43 @@ func (s *Sharing) Err() error { return s.h.wait() }
 // sendOver sends offer to a connected guest, reporting progress as events;
 // on failure the last event counts exactly what was sent.
 func sendOver(ctx context.Context, cfg Config, g *guest, offer *transfer.Offer) error {
-	var (
-		mu   sync.Mutex
-		last transfer.Progress
-	)
-	err := transfer.Send(ctx, g.conn, offer, transfer.SendOptions{
-		StallAfter: cfg.StallAfter,
-		Progress: func(pr transfer.Progress) {
-			mu.Lock()
-			last = pr
-			mu.Unlock()
-			g.event(Event{State: Sending, Progress: pr})
-		},
-		OnStall: func(idle time.Duration) {
-			mu.Lock()
-			pr := last
-			mu.Unlock()
-			g.event(Event{State: Sending, Progress: pr, Stalled: stalled(idle, g)})
-		},
-	})
-	mu.Lock()
-	defer mu.Unlock()
-	if err != nil {
-		g.event(Event{State: Failed, Err: err, Progress: last})
-		return nil // reported with its progress
-	}
-	g.event(Event{State: Done, Progress: last})
-	return nil
+	r := &reporter{g: g, state: Sending}
+	err := transfer.Send(ctx, g.conn, offer, transfer.SendOptions{StallAfter: cfg.StallAfter, Progress: r.progress, OnStall: r.stall})
+	r.end(err, nil)
+	return nil // reported with its progress
 }
 
-func stalled(idle time.Duration, g *guest) string {
-	return fmt.Sprintf("no data for %s: %s", idle.Round(time.Second), g.conn.StallCause())
+// reporter turns one transfer's progress and stalls into a guest's
+// events, in either direction.
+type reporter struct {
+	g     *guest
+	state State // Sending or Receiving
+	mu    sync.Mutex
+	last  transfer.Progress
+}
+
+func (r *reporter) progress(pr transfer.Progress) {
+	r.mu.Lock()
+	r.last = pr
+	r.mu.Unlock()
+	r.g.event(Event{State: r.state, Progress: pr})
+}
+
+// stall is called from the transfer's watchdog goroutine.
+func (r *reporter) stall(idle time.Duration) {
+	r.mu.Lock()
+	pr := r.last
+	r.mu.Unlock()
+	r.g.event(Event{State: r.state, Progress: pr, Stalled: fmt.Sprintf("no data for %s: %s", idle.Round(time.Second), r.g.conn.StallCause())})
+}
+
+// end reports how the transfer ended, with the last progress.
+func (r *reporter) end(err error, res *transfer.Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.g.event(Event{State: Failed, Err: err, Progress: r.last})
+		return
+	}
+	r.g.event(Event{State: Done, Progress: r.last, Result: res})
 }

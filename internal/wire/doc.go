@@ -7,8 +7,9 @@
 //   - the peer-to-peer signaling payloads carried inside that envelope
 //     (Signal: hello, offer, answer, candidate, bye) and the handshake that
 //     authenticates them with the link's secret (Auth);
-//   - the share link (Link), which names the broker, the sender's peer ID and
-//     the secret that only lives in the URL fragment.
+//   - the links (Link): a share link /s/ID#secret or a receive link
+//     /r/ID#secret, each naming the broker, its holder's peer ID and the
+//     secret that only lives in the URL fragment.
 //
 // The data-channel frames of the file protocol live in package transfer,
 // which owns that protocol end to end.
@@ -48,14 +49,34 @@
 // TokenID(token); a broker that ignores the header gives a random ID and
 // is thereby detected.
 //
+// # Direction
+//
+// A link's holder (the host) is the peer whose ID is in it; whoever opens
+// it (the guest) says hello, and the host makes the WebRTC offer, whatever
+// the kind of link. Only once the data channel is open does the kind
+// matter: on a share link the host sends and the guest receives, on a
+// receive link the other way round. The file protocol (package transfer)
+// is the same both ways.
+//
+//	link          host (holds it, offers)     guest (opens it, answers)
+//	/s/ID#secret  sends the files             receives them
+//	/r/ID#secret  receives them               sends the files
+//
+// The diagram below names the guest "receiver" and the host "sender", as on
+// a share link; on a receive link the two swap once the channel is open.
+// A receive link's MAC key comes from another HKDF info string
+// (AuthInfoReceive), so a link whose kind was edited on the way fails the
+// hello as a wrong secret does.
+//
 // # Handshake
 //
 // The broker must never be able to read or alter a transfer, so it is not
 // trusted with anything that matters: every Signal carries an HMAC-SHA256
 // tag under a key that both peers derive from the link's secret (see Auth,
 // DeriveKey and MACInput), over its kind, direction, both nonces, a
-// sequence number and its content. K is the key, nR and nS the receiver's
-// and the sender's fresh random nonces, and mac(...) the tag:
+// sequence number and its content. K is the key, nR and nS the guest's
+// (receiver's) and the host's (sender's) fresh random nonces, and mac(...)
+// the tag; testdata/handshake-vectors.json pins them:
 //
 //	receiver                      broker                       sender
 //	   |                            |  <-- ws connect ---------   |
