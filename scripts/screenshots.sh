@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the real app under Xvfb, shares a folder from one window to another
-# and writes PNGs of the send, receive and settings screens to docs/.
+# Runs the real app under Xvfb, shares a folder from one window to another,
+# sends files and a message into the second window's receive link from the
+# command line, and writes PNGs of the send, receive and settings screens to
+# docs/; then the browser pages' pictures from the Chromium tests.
 #
 # Network safety: both windows run inside a network namespace of their own
 # with only loopback and a veth pair (10.250.0.1/24), so WebRTC never sees
@@ -79,13 +81,16 @@ receiver=$(app "$work/b")
 rw=$(window "$receiver")
 xdotool windowmove "$rw" 800 0
 sleep 1.5
-click "$rw" 92 21             # Receive tab
-click "$rw" 300 62            # the link field
+click "$rw" 92 21 1.5         # Receive tab
+shot "$rw" receive-link.png
+inbox=$(zbarimg --quiet --raw "$out/receive-link.png" | head -1)
+case "$inbox" in */r/*) echo "receive link from the QR code: $inbox" ;; *) echo "no receive link on the Receive tab" >&2; exit 1 ;; esac
+click "$rw" 330 411           # the link field
 xdotool type --delay 2 "$link"
 xdotool key Return
 sleep 4
 shot "$rw" receive-offer.png
-click "$rw" 47 220 0.8 # Accept
+click "$rw" 53 391 0.8 # Accept (the offer scrolled into view)
 shot "$sw" send-progress.png
 for _ in $(seq 60); do # until the receiver saved everything
 	[ -f "$work/b/Downloads/Holiday 2026/videos/waves.mp4" ] && [ -f "$work/b/Downloads/itinerary.pdf" ] && break
@@ -98,7 +103,15 @@ cmp "$work/src/Holiday 2026/videos/waves.mp4" "$work/b/Downloads/Holiday 2026/vi
 click "$rw" 168 21 # Settings tab
 shot "$rw" settings.png
 
+# A phone's offer into the receive link, as the terminal makes it.
+click "$rw" 92 21 1 # Receive tab
+ip netns exec "$ns" "$bin" send --interface v0 --text "Boarding pass and the photos. Gate B12, see https://example.org/checkin" \
+	"$inbox" "$work/src/Holiday 2026/photos" "$work/src/itinerary.pdf" >"$work/push.log" 2>&1 &
+pids+=($!)
+sleep 3
+shot "$rw" receive-incoming.png
+
 # The browser receiver page, phone-sized, from the Chromium end-to-end test
 # (it makes its own namespace).
-EPICSHARE_PAGE_SHOTS="$PWD/$out" go test -count=1 -run 'TestBrowserPages/chromium/insecure-origin' ./internal/e2e
-echo "wrote $out/browser-offer.png $out/browser-done.png"
+EPICSHARE_PAGE_SHOTS="$PWD/$out" go test -count=1 -run 'TestBrowserPages/chromium/^(insecure-origin|send-insecure)$' ./internal/e2e
+echo "wrote $out/browser-offer.png $out/browser-done.png $out/phone-send-*.png"

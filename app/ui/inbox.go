@@ -224,7 +224,10 @@ func (v *inboxView) row(id string) *senderRow {
 // called from the sender's goroutine. Nothing is written before Accept.
 func (v *inboxView) confirm(ctx context.Context, o session.Incoming) error {
 	answer := make(chan bool, 1)
-	v.u.do(func() { v.row(o.Peer).offered(o, v.u.settings.downloads(), answer) })
+	v.u.do(func() {
+		v.row(o.Peer).offered(o, v.u.settings.downloads(), answer)
+		v.u.recv.scroll.ScrollToTop() // the rows sit under the receive code
+	})
 	v.u.notify("Files offered", fmt.Sprintf("A device offers %s.", offerSummary(o.Manifest)))
 	select {
 	case ok := <-answer:

@@ -163,6 +163,8 @@ func (v *recvView) connect() {
 					}
 					v.status.SetText(fmt.Sprintf("Offered: %s. Save to %s?", offerSummary(m), dir))
 					v.decision.Show()
+					// The offer is below the receive code: bring it into view.
+					v.scroll.ScrollToBottom()
 				})
 				select {
 				case ok := <-answer:

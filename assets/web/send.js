@@ -121,7 +121,7 @@ async function send() {
   }
   status("Waiting for the receiving device to accept…");
   const started = performance.now();
-  let rateAt = started, rateDone = 0, rate = 0, drawn = 0, lastFile = "";
+  let rateAt = started, rateDone = 0, rate = 0, drawn = 0;
   const draw = (p, force) => {
     const now = performance.now();
     if (!force && now - drawn < 100) return;
@@ -130,10 +130,8 @@ async function send() {
     $("overall").value = p.total ? p.done / p.total : 1;
     const left = rate > 0 ? duration((p.total - p.done) / rate) : "?";
     $("detail").textContent = `${bytes(p.done)} of ${bytes(p.total)} · ${bytes(rate)}/s · ${left} left · ${p.file}`;
-    if (lastFile && lastFile !== p.file) { const r = rows.get(lastFile); if (r) r.size.textContent = bytes(r.bytes) + " ✓ sent"; }
-    lastFile = p.file;
     const r = rows.get(p.file);
-    if (r) r.size.textContent = `${bytes(p.fileDone)} of ${bytes(p.fileSize)}`;
+    if (r && !r.sent) r.size.textContent = `${bytes(p.fileDone)} of ${bytes(p.fileSize)}`;
   };
   const craft = typeof window.epicshareCraftManifest === "function" ? window.epicshareCraftManifest : null;
   st.sender = new Sender(st.dc, st.items, text, {
@@ -142,6 +140,10 @@ async function send() {
       if (Array.isArray(a.resume) && a.resume.length) console.info("EpicShare: the receiver has the start of " + a.resume.length + " file(s)");
     },
     progress: (p) => { st.progress = p; draw(p, false); },
+    sent: (path) => {
+      const r = rows.get(path);
+      if (r) { r.sent = true; r.size.textContent = bytes(r.bytes) + " ✓ sent"; }
+    },
   }, craft);
   try {
     await st.sender.run();

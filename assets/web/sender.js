@@ -48,8 +48,9 @@ export function manifest(items, text) {
 }
 
 // Sender sends items and text over dc. on.progress({done, total, file,
-// fileDone, fileSize, resumed}) is called as data leaves; on.accepted()
-// once the receiver said yes. run() resolves when the receiver confirmed
+// fileDone, fileSize, resumed}) is called as data leaves, on.sent(path)
+// once a file's last byte and hash left; on.accepted() once the receiver
+// said yes. run() resolves when the receiver confirmed
 // every file verified, and rejects with Stopped if it cancelled, or an
 // Error when the connection or a file failed. stop(code, detail) ends it
 // from this side.
@@ -180,6 +181,7 @@ export class Sender {
       this.on.progress?.(pr);
     }
     await this.write(frame(P.FRAME_FILE_END, h.digest()));
+    this.on.sent?.(e.path);
   }
 
   // prefix hashes the first rp.offset bytes of file into h and returns
