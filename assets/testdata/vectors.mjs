@@ -4,7 +4,8 @@
 import { readFileSync } from "node:fs";
 import { Auth, deriveKey, macInput, signalBody, tag, verificationCode } from "../web/auth.js";
 import { cancelFrame, joined, parseCancel, parseFrame } from "../web/frames.js";
-import { manifest } from "../web/sender.js";
+import { Sender, manifest } from "../web/sender.js";
+import { Receiver } from "../web/receiver.js";
 import * as P from "../web/proto.js";
 
 const v = JSON.parse(readFileSync(process.argv[2], "utf8"));
@@ -44,9 +45,53 @@ check("largest frame", Math.max(...long.map((f) => f.length)), P.MAX_FRAME);
 const c = parseCancel(parseFrame(cancelFrame(P.CANCEL_DECLINED)).payload);
 check("cancel frame", JSON.stringify(c), JSON.stringify({ code: P.CANCEL_DECLINED, detail: "" }));
 // The sender page's manifest lists the folders of a picked tree.
-const m = manifest([{ path: "trip/day 1/a.jpg", file: { size: 3 } }, { path: "b.txt", file: { size: 0 } }], "hi");
-check("manifest of a tree", JSON.stringify(m.entries.map((e) => e.path + (e.dir ? "/" : ""))), JSON.stringify(["trip/", "trip/day 1/", "trip/day 1/a.jpg", "b.txt"]));
+// In path order whatever order the browser listed the files in, so the
+// same files always make the same manifest (the receiver's resume journal
+// is named after it).
+const m = manifest([{ path: "trip/day 1/a.jpg", file: { size: 3 } }, { path: "b.txt", file: { size: 0 } }, { path: "trip/b.jpg", file: { size: 1 } }], "hi");
+const m2 = manifest([{ path: "trip/b.jpg", file: { size: 1 } }, { path: "b.txt", file: { size: 0 } }, { path: "trip/day 1/a.jpg", file: { size: 3 } }], "hi");
+check("manifest of a tree", JSON.stringify(m.entries.map((e) => e.path + (e.dir ? "/" : ""))), JSON.stringify(["b.txt", "trip/", "trip/b.jpg", "trip/day 1/", "trip/day 1/a.jpg"]));
+check("the same files picked in another order", JSON.stringify(m2), JSON.stringify(m));
 check("manifest text", m.text, "hi");
 
+// The page's two halves of the file protocol against each other, over a
+// pair of fake data channels: a tree arrives verified; a sender that sends
+// more than it announced is refused.
+function channels() {
+  const mk = () => ({ readyState: "open", bufferedAmount: 0, binaryType: "", onmessage: null, onclose: null,
+    addEventListener() {}, removeEventListener() {} });
+  const a = mk(), b = mk();
+  a.send = (x) => queueMicrotask(() => b.onmessage?.({ data: x.slice().buffer }));
+  b.send = (x) => queueMicrotask(() => a.onmessage?.({ data: x.slice().buffer }));
+  return [a, b];
+}
+async function roundTrip(items, craft) {
+  const [a, b] = channels();
+  const got = new Map();
+  const result = new Promise((resolve) => {
+    const rx = new Receiver(b, {
+      offer: () => rx.accept(),
+      file: (f) => got.set(f.path, []),
+      chunk: (f, x) => got.get(f.path).push(x.slice()),
+      progress() {},
+      verified: () => true,
+      finished: () => { rx.confirm(); resolve("ok"); },
+      stopped: (w) => resolve("stopped " + w.code),
+      refused: (e) => resolve("refused: " + e.message),
+      verifyFailed: (f) => resolve("verify " + f.path),
+    });
+  });
+  const sent = new Sender(a, items, "", {}, craft).run().then(() => "sent", (e) => "sender: " + (e.code || e.message));
+  return { rx: await result, tx: await sent, got };
+}
+const big = new Uint8Array(300_000).map((_, i) => (i * 7) & 255);
+const items = [{ path: "t/a.bin", file: new Blob([big]) }, { path: "t/e.txt", file: new Blob([]) }];
+const ok = await roundTrip(items);
+check("JS sender to JS receiver", ok.rx + "/" + ok.tx, "ok/sent");
+check("bytes that arrived", concatLen(ok.got.get("t/a.bin")), big.length);
+const hostile = await roundTrip(items, (m) => { m.entries[1].size = 10; return m; });
+check("more than announced", hostile.rx.startsWith("refused: more data than announced") && hostile.tx.includes(P.CANCEL_PROTOCOL), true);
+function concatLen(parts) { return parts.reduce((n, p) => n + p.length, 0); }
+
 if (bad) process.exit(1);
-console.log(`ok: ${v.keys.length} keys, ${v.macs.length} tags, ${v.verification.length} codes, frames`);
+console.log(`ok: ${v.keys.length} keys, ${v.macs.length} tags, ${v.verification.length} codes, frames, a JS round trip`);

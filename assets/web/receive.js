@@ -1,11 +1,13 @@
-// The browser receiver: opens the share named by this page's address
-// (connect.js runs the same signed handshake as the desktop app), and
-// receives the files over a WebRTC data channel straight from the sender,
-// verifying each one with SHA-256 before offering it to save.
+// The browser receiver's page: opens the share named by this page's
+// address (connect.js runs the same signed handshake as the desktop app),
+// receives the files over a WebRTC data channel straight from the sender
+// (receiver.js runs the protocol and verifies each file with SHA-256), and
+// keeps and offers them to save: streamed to the downloads, staged, or in
+// memory. Everything people read is worded here.
 import * as P from "./proto.js";
-import { Sha256, utf8 } from "./sha256.js";
-import { cancelFrame, concat, frame, parseCancel, parseFrame, safeName } from "./frames.js";
+import { safeName } from "./frames.js";
 import { Guest } from "./connect.js";
+import { Receiver } from "./receiver.js";
 import { bytes, duration, showText } from "./view.js";
 import { Cancelled, startStreaming } from "./download.js";
 import { NoRoom, startStaging, workerDownloadsFail } from "./stage.js";
@@ -15,8 +17,8 @@ const $ = (id) => document.getElementById(id);
 const MEMORY_WARNING = 512e6;
 
 const st = {
-  guest: null, dc: null, connected: false, over: false,
-  manifestParts: [], files: [], index: -1, done: 0, total: 0,
+  guest: null, dc: null, rx: null, connected: false, over: false,
+  files: [], started: false,
   rateAt: 0, rateDone: 0, rate: 0,
   // The service worker that streams downloads to disk (download.js), or
   // null where the browser has none.
@@ -41,7 +43,7 @@ function fail(message, code, detail) {
   if (st.over) return;
   st.over = true;
   status(message, true);
-  if (code && st.dc && st.dc.readyState === "open") st.dc.send(cancelFrame(code, detail));
+  if (code) st.rx?.cancel(code, detail);
   for (const f of st.files) {
     if (f.dl && !f.saved) f.dl.abort(message); // the browser drops the partial download
     if (!f.url && !f.saved) f.li?.classList.add("failed");
@@ -60,7 +62,7 @@ function hangUp() {
 // The desktop app continues where it stopped; a page has no place to keep
 // half a file between visits.
 function noResume() {
-  if (st.index < 0) return "";
+  if (!st.started) return "";
   return " This page cannot resume: opening the link again starts the download over (files already saved stay saved). The EpicShare desktop app resumes where it stopped.";
 }
 
@@ -71,51 +73,24 @@ function opened(dc, code) {
   $("code").textContent = "Verification code: " + code + " (the sender shows the same)";
   $("code").hidden = false;
   status("Connected. Waiting for the list of files…");
-  dc.onmessage = (e) => {
-    try {
-      onFrame(e.data);
-    } catch (err) {
-      fail("The sender sent something this page cannot accept: " + err.message, P.CANCEL_PROTOCOL, err.message);
-    }
-  };
+  st.rx = new Receiver(dc, {
+    offer: (m, files) => st.streamReady.then(() => offer(m, files)).catch((err) => fail("Could not show the offer: " + err.message)),
+    file: (f) => {
+      f.chunks = [];
+      if (st.sink) stream(f);
+      progress(f, true);
+    },
+    chunk: (f, b) => (f.dl ? f.dl.write(b) : f.chunks.push(b)),
+    progress: (f) => progress(f),
+    verified,
+    finished: finish,
+    stopped: (why) => fail(senderStopped(why) + " Nothing incomplete is offered to save." + noResume()),
+    refused: (err) => fail("The sender sent something this page cannot accept: " + err.message),
+    verifyFailed: (f) => fail(`${f.path} failed verification, so it is not offered to save.`),
+  });
   dc.onclose = () => {
     if (!st.over) fail("The sender left before the transfer finished. Nothing incomplete is offered to save." + noResume());
   };
-}
-
-function onFrame(data) {
-  if (st.over) return;
-  const { type, payload } = parseFrame(data);
-  switch (type) {
-    case P.FRAME_MANIFEST_PART:
-    case P.FRAME_MANIFEST:
-      st.manifestParts.push(payload.slice());
-      if (type === P.FRAME_MANIFEST) {
-        const m = JSON.parse(new TextDecoder().decode(concat(st.manifestParts)));
-        if (typeof m.text === "string" && m.text.length > P.MAX_TEXT) throw new Error("a text over the limit");
-        st.streamReady.then(() => offer(m)).catch((err) => fail("Could not show the offer: " + err.message));
-      }
-      return;
-    case P.FRAME_DATA: {
-      const f = st.files[st.index];
-      if (!f || f.got + payload.length > f.size) throw new Error("more data than announced");
-      f.hash.update(payload);
-      if (f.dl) {
-        f.dl.write(payload);
-      } else {
-        f.chunks.push(payload);
-      }
-      f.got += payload.length;
-      st.done += payload.length;
-      progress(f);
-      return;
-    }
-    case P.FRAME_FILE_END:
-      return fileEnd(payload);
-    case P.FRAME_CANCEL:
-      return fail(senderStopped(parseCancel(payload)) + " Nothing incomplete is offered to save." + noResume());
-  }
-  throw new Error("unexpected frame " + type);
 }
 
 // senderStopped words the sender's cancel code.
@@ -127,16 +102,13 @@ function senderStopped({ code, detail }) {
   return "The sender stopped" + (detail ? ": " + detail : ".");
 }
 
-async function offer(m) {
-  const entries = Array.isArray(m.entries) ? m.entries : [];
-  st.files = entries
-    .map((e, idx) => ({ idx, dir: !!e.dir, path: String(e.path), size: Number(e.size) || 0 }))
-    .filter((e) => !e.dir);
-  st.total = st.files.reduce((n, f) => n + f.size, 0);
+async function offer(m, files) {
+  st.files = files;
+  const total = st.rx.total;
   if (typeof m.text === "string" && m.text) showText($("text"), m.text);
   st.sink = st.streamer;
   const worker = workerDownloadsFail();
-  if (worker) st.sink = (await startStaging(st.total)) || (worker === "cut" ? st.streamer : null);
+  if (worker) st.sink = (await startStaging(total)) || (worker === "cut" ? st.streamer : null);
   if (st.over) return;
   const list = $("files");
   list.replaceChildren();
@@ -161,7 +133,7 @@ async function offer(m) {
     list.append(f.li);
   }
   const n = st.files.length;
-  $("total").textContent = n ? `${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}` : "A message, no files.";
+  $("total").textContent = n ? `${n} file${n === 1 ? "" : "s"}, ${bytes(total)}` : "A message, no files.";
   if (!n) $("accept").textContent = "Accept";
   if (st.sink && st.sink !== st.streamer) {
     $("memory-warning").textContent = "Each file goes to your downloads as soon as it is verified.";
@@ -171,8 +143,8 @@ async function offer(m) {
     $("memory-warning").textContent = "Files are saved to your downloads as they arrive.";
     $("memory-warning").className = "note";
     $("memory-warning").hidden = false;
-  } else if (st.total > MEMORY_WARNING) {
-    $("memory-warning").textContent = `This browser keeps received files in memory until you save them, and ${bytes(st.total)} may be more than this device can hold.`;
+  } else if (total > MEMORY_WARNING) {
+    $("memory-warning").textContent = `This browser keeps received files in memory until you save them, and ${bytes(total)} may be more than this device can hold.`;
     $("memory-warning").hidden = false;
   }
   $("offer").hidden = false;
@@ -184,29 +156,17 @@ async function offer(m) {
 function accept(only) {
   $("accept").disabled = $("decline").disabled = true;
   for (const f of st.files) f.get.remove();
-  let request = {};
-  if (only instanceof Object && only.path) {
-    for (const f of st.files) if (f !== only) f.li.remove();
-    st.files = [only];
-    st.total = only.size;
-    request = { files: [only.idx] };
+  const one = only instanceof Object && only.path ? only : null;
+  if (one) {
+    for (const f of st.files) if (f !== one) f.li.remove();
+    st.files = [one];
   }
   document.querySelector("#offer .actions").hidden = true;
   $("progress").hidden = false;
   st.rateAt = st.startedAt = performance.now();
-  st.dc.send(frame(P.FRAME_ACCEPT, utf8(JSON.stringify(request))));
+  st.started = true;
   status("Receiving…");
-  next();
-}
-
-// next moves to the next file, finishing when none is left.
-function next() {
-  st.index++;
-  const f = st.files[st.index];
-  if (!f) return finish();
-  Object.assign(f, { hash: new Sha256(), chunks: [], got: 0 });
-  if (st.sink) stream(f);
-  progress(f, true);
+  st.rx.accept(one);
 }
 
 // stream starts the streamed download of f. The file is saved only when
@@ -245,24 +205,21 @@ function stream(f) {
   );
 }
 
-function fileEnd(sum) {
-  const f = st.files[st.index];
-  if (!f || f.got !== f.size) throw new Error("a file ended early");
-  const got = f.hash.digest();
-  if (got.length !== sum.length || got.some((b, i) => b !== sum[i])) {
-    return fail(`${f.path} failed verification, so it is not offered to save.`, P.CANCEL_VERIFY, f.path);
-  }
+// verified keeps a file that matched its hash: the sink finishes its
+// download, or it becomes a Save button. False if it could not be kept.
+function verified(f) {
   if (f.dl) {
     // The browser finishes the download only now that the file verified;
     // it is saved once the worker confirms.
     f.dl.end();
     f.sizeEl.textContent = bytes(f.size) + " ✓ verified, saving…";
-    return next();
+    return true;
   }
   try {
     f.url = URL.createObjectURL(new Blob(f.chunks));
   } catch {
-    return fail(`This device has no room left for ${f.path}. Free some space and open the link again; the download starts over.`, P.CANCEL_NO_ROOM);
+    fail(`This device has no room left for ${f.path}. Free some space and open the link again; the download starts over.`, P.CANCEL_NO_ROOM);
+    return false;
   }
   f.chunks = null;
   const a = document.createElement("a");
@@ -273,7 +230,7 @@ function fileEnd(sum) {
   a.setAttribute("aria-label", "Save " + f.path);
   f.sizeEl.textContent = bytes(f.size) + " ✓";
   f.li.append(a);
-  next();
+  return true;
 }
 
 function progress(f, force) {
@@ -282,23 +239,25 @@ function progress(f, force) {
   // would cost more than the transfer itself.
   if (!force && now - (st.drawnAt || 0) < 100) return;
   st.drawnAt = now;
+  const { received, total } = st.rx;
   if (now - st.rateAt >= 500) {
-    st.rate = ((st.done - st.rateDone) * 1000) / (now - st.rateAt);
+    st.rate = ((received - st.rateDone) * 1000) / (now - st.rateAt);
     st.rateAt = now;
-    st.rateDone = st.done;
+    st.rateDone = received;
   }
-  $("overall").value = st.total ? st.done / st.total : 1;
+  $("overall").value = total ? received / total : 1;
   f.sizeEl.textContent = `${bytes(f.got)} of ${bytes(f.size)}`;
-  const left = st.rate > 0 ? duration((st.total - st.done) / st.rate) : "?";
-  $("detail").textContent = `${bytes(st.done)} of ${bytes(st.total)} · ${bytes(st.rate)}/s · ${left} left · ${f.path}`;
+  const left = st.rate > 0 ? duration((total - received) / st.rate) : "?";
+  $("detail").textContent = `${bytes(received)} of ${bytes(total)} · ${bytes(st.rate)}/s · ${left} left · ${f.path}`;
 }
 
 async function finish() {
   $("overall").value = 1;
-  $("detail").textContent = `${bytes(st.total)} in ${duration((performance.now() - st.startedAt) / 1000)}`;
+  const total = st.rx.total;
+  $("detail").textContent = `${bytes(total)} in ${duration((performance.now() - st.startedAt) / 1000)}`;
   const n = st.files.length;
-  const what = n ? `Received ${n} file${n === 1 ? "" : "s"}, ${bytes(st.total)}, every file verified` : "Received the message";
-  if (st.sink) {
+  const what = n ? `Received ${n} file${n === 1 ? "" : "s"}, ${bytes(total)}, every file verified` : "Received the message";
+  if (st.sink && n) {
     // Done only once the browser has every byte: until the sink
     // confirms each file, the sender is not told, and the page does not
     // say saved.
@@ -310,12 +269,12 @@ async function finish() {
     }
     if (st.over) return;
     st.over = true;
-    st.dc.send(frame(P.FRAME_DONE));
+    st.rx.confirm();
     status(what + " and saved to your downloads.");
     return hangUp();
   }
   st.over = true;
-  st.dc.send(frame(P.FRAME_DONE));
+  st.rx.confirm();
   hangUp();
   if (!n) return status(what + ".");
   status(what + ". Save them below.");

@@ -25,9 +25,19 @@ export class Stopped extends Error {
   }
 }
 
+// byPath orders picked items by path: a browser lists a folder's files in
+// no fixed order, and the same files must make the same manifest every
+// time, or the receiver cannot find what a broken attempt left (its resume
+// journal is named after the manifest).
+export function byPath(items) {
+  return [...items].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
 // manifest lists items ({path, file} or {path, dir: true}) as Go's
-// transfer.Manifest, with the folders that hold them, and a text.
+// transfer.Manifest, in path order, with the folders that hold them, and a
+// text.
 export function manifest(items, text) {
+  items = byPath(items);
   const entries = [];
   const dirs = new Set();
   for (const it of items) {
@@ -57,6 +67,7 @@ export function manifest(items, text) {
 export class Sender {
   constructor(dc, items, text, on = {}, craft = null) {
     this.dc = dc;
+    items = byPath(items);
     this.items = items;
     this.m = manifest(items, text);
     if (craft) this.m = craft(this.m); // a test's hostile manifest

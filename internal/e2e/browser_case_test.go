@@ -55,6 +55,9 @@ func TestBrowserInNamespace(t *testing.T) {
 	}
 	testutil.RandomFile(t, filepath.Join(src, "trip/video.bin"), bigSize)
 	offer, err := transfer.NewTextOffer(pageText, filepath.Join(src, "trip"))
+	if c == "text-only-secure" {
+		offer, err = transfer.NewTextOffer(pageText)
+	}
 	must(t, err)
 	// The sender's log and the page's console tell what happened when a
 	// wait below times out.
@@ -142,6 +145,22 @@ func TestBrowserInNamespace(t *testing.T) {
 	}
 
 	switch c {
+	case "text-only-secure":
+		// A message alone: shown as text, accepted, nothing downloaded.
+		waitVisible(t, p, "accept", 90*time.Second, diagnose)
+		if total := text(p, "total"); total != "A message, no files." {
+			t.Errorf("the offer says %q", total)
+		}
+		checkShownText(t, p, pageText)
+		click(t, p, "#accept")
+		waitStatus("Received the message.", 30*time.Second)
+		if e := senderEnd(); e.State != session.Done {
+			t.Errorf("the sender ended %v (%v)", e.State, e.Err)
+		}
+		if entries, _ := os.ReadDir(downloads); len(entries) != 0 {
+			t.Errorf("a message alone downloaded %v", entries)
+		}
+		return
 	case "wrong-secret":
 		waitStatus("secret does not match", 30*time.Second)
 		// The link without its secret, and a share that ended.

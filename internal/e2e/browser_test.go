@@ -63,8 +63,9 @@ var (
 	// candidate, as on a LAN without a gateway.
 	firefoxOnly = []string{"no-route"}
 	// chromiumOnly: a download cancelled in the browser's downloads list
-	// (over CDP; BiDi cannot).
-	chromiumOnly = []string{"download-cancelled-secure"}
+	// (over CDP; BiDi cannot); a message alone, on the origin where the
+	// page would stream downloads (there are none to wait for).
+	chromiumOnly = []string{"download-cancelled-secure", "text-only-secure"}
 )
 
 // browsers lists the installed browsers the tests drive.
