@@ -181,6 +181,7 @@ func fail(stderr io.Writer, err error) int {
 		fmt.Fprintln(stderr, "epicshare: stopped")
 		return ExitError
 	}
-	fmt.Fprintf(stderr, "epicshare: %v\n", err)
+	// The error may quote the other device's words (a cancel's detail).
+	fmt.Fprintf(stderr, "epicshare: %s\n", printable(err.Error()))
 	return ExitError
 }

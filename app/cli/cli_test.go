@@ -46,3 +46,10 @@ func TestBarFitsWidth(t *testing.T) {
 		t.Errorf("bar = %q", got)
 	}
 }
+
+func TestPrintableDropsTerminalControls(t *testing.T) {
+	in := "ok\x1b]0;pwned\x07 line\n\tnext\u009b2J é"
+	if got, want := printable(in), "ok]0;pwned line\n\tnext2J é"; got != want {
+		t.Errorf("printable(%q) = %q, want %q", in, got, want)
+	}
+}

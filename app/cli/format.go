@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/epicshare/epicshare/internal/human"
 	"github.com/epicshare/epicshare/internal/transfer"
@@ -75,4 +76,16 @@ func summary(m transfer.Manifest, max int) string {
 		}
 	}
 	return b.String()
+}
+
+// printable drops what a terminal would act on rather than show from
+// text that came from another device: control characters (escape
+// sequences included) other than newline and tab.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
+			return r
+		}
+		return -1
+	}, s)
 }

@@ -129,6 +129,9 @@ func (v *inboxView) event(e session.Event) {
 			if !strings.HasSuffix(text, "\n") {
 				text += "\n"
 			}
+			if isTerminal(v.stdio.Stdout) {
+				text = printable(text) // a message must not drive the terminal
+			}
 			fmt.Fprint(v.stdio.Stdout, text)
 			fmt.Fprintf(w, "sender %s: message received (on standard output)\n", id)
 		}
@@ -156,7 +159,7 @@ func (v *inboxView) event(e session.Event) {
 			fmt.Fprintf(w, "sender %s: declined; nothing was saved\n", id)
 			return
 		}
-		line := fmt.Sprintf("sender %s: failed: %v", id, e.Err)
+		line := fmt.Sprintf("sender %s: failed: %s", id, printable(e.Err.Error()))
 		var pe *transfer.PartialError
 		if errors.As(e.Err, &pe) {
 			line += fmt.Sprintf("; kept the %s that arrived: sending the same files again resumes", human.Bytes(pe.Kept))

@@ -139,6 +139,9 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 		if !strings.HasSuffix(text, "\n") {
 			text += "\n"
 		}
+		if isTerminal(stdio.Stdout) {
+			text = printable(text) // a message must not drive the terminal
+		}
 		fmt.Fprint(stdio.Stdout, text)
 	}
 	if len(res.Manifest.Entries) == 0 {

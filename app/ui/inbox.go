@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -38,13 +39,16 @@ type inboxView struct {
 	content  fyne.CanvasObject
 	linkText string
 
-	mu     sync.Mutex
-	inbox  *session.Inbox
-	server string // the server and folder it was opened on, to notice a change in Settings
-	dir    string
-	rows   map[string]*senderRow
-	n      int // senders seen, to name the rows
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	inbox   *session.Inbox
+	want    place // where the latest open was asked for
+	gen     int   // counts opens asked for; an overtaken one gives up
+	closed  bool
+	note    string                // what to say once the next open is done
+	opening sync.Mutex            // one open at a time
+	rows    map[string]*senderRow // UI thread only, as the widgets
+	n       int                   // senders seen, to name the rows
+	wg      sync.WaitGroup
 }
 
 func newInboxView(u *UI) *inboxView {
@@ -84,67 +88,119 @@ func (v *inboxView) identity(fresh bool) session.Identity {
 	return id
 }
 
-// start opens the receive link in the background, unless it is open on
-// the server Settings name already.
+// place is where a receive link is open: the remote server from Settings
+// ("" for the built-in one) and the folder it saves into.
+type place struct{ server, dir string }
+
+func (v *inboxView) here() place {
+	return place{v.u.settings.remoteServer(), v.u.settings.downloads()}
+}
+
+// start opens the receive link in the background, or moves it when
+// Settings name another server or folder; not while files are arriving
+// (the next visit to the tab moves it then).
 func (v *inboxView) start() {
+	p := v.here()
 	v.mu.Lock()
-	if v.inbox != nil && v.server == v.u.settings.remoteServer() && v.dir == v.u.settings.downloads() {
+	if v.closed || (v.gen > 0 && v.want == p) || (v.gen > 0 && v.busy()) {
 		v.mu.Unlock()
 		return
 	}
-	old := v.inbox
-	v.inbox = nil
-	v.mu.Unlock()
-	v.wg.Add(1)
-	go func() {
-		defer v.wg.Done()
-		if old != nil {
-			old.Stop()
-		}
-		v.open(v.identity(false))
-	}()
+	v.reopen(p)
 }
 
 // newCode revokes the receive link: a new identity, a new link; the old
-// one stops working at once.
+// one stops working at once. Transfers under way stop with it, so it asks
+// first.
 func (v *inboxView) newCode() {
-	v.mu.Lock()
-	old := v.inbox
-	v.inbox = nil
+	do := func() {
+		v.identity(true)
+		v.mu.Lock()
+		v.note = "New code made: the old link and code no longer work."
+		v.reopen(v.here())
+	}
+	if !v.busy() {
+		do()
+		return
+	}
+	dialog.ShowConfirm("Make a new code?", "Files are arriving through the current code. A new code stops those transfers (what arrived is removed). Go on?",
+		func(ok bool) {
+			if ok {
+				do()
+			}
+		}, v.u.win)
+}
+
+// reopen (called with v.mu held, which it releases) closes the receive
+// link and opens it again at p. Opens run one at a time, in order, and one
+// that a later call overtook does nothing: two links with one identity
+// would take the ID from each other.
+func (v *inboxView) reopen(p place) {
+	v.gen++
+	gen := v.gen
+	v.want = p
 	v.mu.Unlock()
-	v.newBtn.Disable()
 	v.wg.Add(1)
 	go func() {
 		defer v.wg.Done()
+		v.opening.Lock()
+		defer v.opening.Unlock()
+		v.mu.Lock()
+		if gen != v.gen {
+			v.mu.Unlock()
+			return
+		}
+		old := v.inbox
+		v.inbox = nil
+		v.mu.Unlock()
 		if old != nil {
 			old.Stop()
 		}
-		v.open(v.identity(true))
-		v.u.do(func() {
-			v.newBtn.Enable()
-			if v.linkText != "" {
-				v.status.SetText("New code made: the old link and code no longer work.")
-			}
-		})
+		v.open(gen, p)
 	}()
 }
 
-func (v *inboxView) open(id session.Identity) {
-	remote, dir := v.u.settings.remoteServer(), v.u.settings.downloads()
+func (v *inboxView) open(gen int, p place) {
 	server, err := v.u.server()
 	if err != nil {
 		v.u.do(func() { v.unavailable(err) })
 		return
 	}
-	in, err := session.OpenInbox(context.Background(), v.u.sessionConfig(), server, dir,
-		session.InboxOptions{Identity: id, Confirm: v.confirm, OnEvent: v.event, OnServer: v.serverState})
+	in, err := session.OpenInbox(context.Background(), v.u.sessionConfig(), server, p.dir,
+		session.InboxOptions{Identity: v.identity(false), Confirm: v.confirm, OnEvent: v.event, OnServer: v.serverState})
 	if err != nil {
 		v.u.do(func() { v.unavailable(err) })
 		return
 	}
 	v.mu.Lock()
-	v.inbox, v.server, v.dir = in, remote, dir
+	if gen != v.gen || v.closed {
+		v.mu.Unlock()
+		in.Stop() // overtaken, or the window closed meanwhile
+		return
+	}
+	v.inbox = in
+	note := v.note
+	v.note = ""
 	v.mu.Unlock()
+	if note == "" {
+		note = v.u.brokerStatus()
+	}
+	// A link that ends by itself (another app took its ID, the server
+	// refused it) says so, and the next visit to the tab opens it again.
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		<-in.Done()
+		v.mu.Lock()
+		current := v.inbox == in
+		if current {
+			v.inbox, v.want = nil, place{}
+		}
+		v.mu.Unlock()
+		if err := in.Err(); current && err != nil {
+			v.u.do(func() { v.unavailable(err) })
+		}
+	}()
 	link := in.Link().String()
 	img, qerr := qrImage(link)
 	v.u.do(func() {
@@ -155,7 +211,7 @@ func (v *inboxView) open(id session.Identity) {
 			v.qr.Refresh()
 		}
 		v.copyBtn.Enable()
-		v.status.SetText(v.u.brokerStatus())
+		v.status.SetText(note)
 	})
 }
 
@@ -167,9 +223,11 @@ func (v *inboxView) unavailable(err error) {
 	v.copyBtn.Disable()
 }
 
-// stop closes the receive link; used when the window closes.
+// stop closes the receive link for good; used when the window closes.
 func (v *inboxView) stop() {
 	v.mu.Lock()
+	v.closed = true
+	v.gen++
 	in := v.inbox
 	v.inbox = nil
 	v.mu.Unlock()
@@ -260,7 +318,11 @@ func (v *inboxView) event(e session.Event) {
 		r.update(e)
 		switch e.State {
 		case session.Done:
-			v.u.notify("Files received", offerSummary(e.Result.Manifest)+", every file verified.")
+			if m := e.Result.Manifest; len(m.Entries) == 0 {
+				v.u.notify("Message received", "A device sent a message.")
+			} else {
+				v.u.notify("Files received", offerSummary(m)+", every file verified.")
+			}
 		case session.Failed:
 			if !errors.Is(e.Err, transfer.ErrDeclined) {
 				v.u.notify("Receiving failed", words(e.Err))
@@ -429,8 +491,8 @@ var linkRE = regexp.MustCompile(`https?://[^\s<>"']+`)
 // button and a button to open each web link in it.
 func textBox(u *UI, text string) fyne.CanvasObject {
 	shown := text
-	if len(shown) > 4000 {
-		shown = shown[:4000] + "…"
+	if r := []rune(shown); len(r) > 4000 {
+		shown = string(r[:4000]) + "…" // the whole text is what Copy copies
 	}
 	l := widget.NewLabel(shown)
 	l.Wrapping = fyne.TextWrapWord

@@ -40,7 +40,7 @@ func inboxUI(t *testing.T) (*UI, string) {
 	eventually(t, 20*time.Second, "the inbox on the new folder", func() bool {
 		u.recv.inbox.mu.Lock()
 		defer u.recv.inbox.mu.Unlock()
-		return u.recv.inbox.inbox != nil && u.recv.inbox.dir == out
+		return u.recv.inbox.inbox != nil && u.recv.inbox.want.dir == out
 	})
 	return u, out
 }

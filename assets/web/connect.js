@@ -49,7 +49,8 @@ export class Guest {
   start() {
     // A page closed or left mid-transfer closes its connection at once,
     // so the holder learns it now rather than when ICE gives up (~45 s).
-    addEventListener("pagehide", () => this.pc?.close());
+    if (!Guest.current) addEventListener("pagehide", () => Guest.current?.pc?.close());
+    Guest.current = this;
     this.cb.status(`Looking for ${this.who}…`);
     const ws = (this.ws = new WebSocket(this.link.socket, P.SUBPROTOCOL));
     const id = this.link.id;

@@ -20,6 +20,7 @@ function status(text, error = false) {
 function connect() {
   st.over = false;
   st.dc = null;
+  st.sender = null;
   st.guest = new Guest(st.link, {
     status,
     open: (dc, code) => {
@@ -39,6 +40,9 @@ function lost(message) {
   if (st.over) return;
   st.over = true;
   st.sender?.stop(P.CANCEL_FAILED);
+  st.sender = null;
+  st.busy = false;
+  $("stop").hidden = true;
   status(message, true);
   $("send").disabled = true;
   st.guest?.hangUp();
@@ -103,6 +107,7 @@ async function send() {
   const text = $("message").value;
   if (new TextEncoder().encode(text).length > P.MAX_TEXT) return status(`The message is longer than ${bytes(P.MAX_TEXT)}; shorten it.`, true);
   st.busy = true;
+  st.progress = null;
   $("pick").hidden = true;
   $("progress").hidden = false;
   $("stop").hidden = false;
@@ -168,7 +173,12 @@ function failed(err) {
   let message;
   if (err instanceof Stopped) message = refusal(err);
   else if (st.over) return; // lost() said it
-  else message = "Not sent: " + err.message + ".";
+  else {
+    // Tell the receiving device why, as the desktop sender does: a file
+    // that cannot be read any more changed, anything else failed.
+    st.sender?.stop(/cannot be read|changed/.test(err.message) ? P.CANCEL_SOURCE_CHANGED : P.CANCEL_FAILED, err.message);
+    message = "Not sent: " + err.message + ".";
+  }
   status(message, true);
   for (const li of $("sending").children) if (!li.textContent.includes("✓")) li.classList.add("failed");
   finish(true);

@@ -137,6 +137,11 @@ func inNamespace(t testing.TB, b, c string) string {
 	}
 	defer exec.Command("ip", "netns", "del", ns).Run()
 	setup := [][]string{
+		// No IPv6: its addresses arrive a moment after a link is up, and
+		// Chromium takes that for a network change and fails the page's
+		// loads in flight (net::ERR_NETWORK_CHANGED, seen once in make test).
+		{"sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"},
+		{"sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"},
 		{"ip", "link", "set", "lo", "up"},
 		{"ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"},
 		{"ip", "addr", "add", vethAddr + "/24", "dev", "v0"},

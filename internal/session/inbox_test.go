@@ -175,3 +175,41 @@ func TestInboxTenSendersAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// A sender that gives up while the inbox still asks withdraws its offer:
+// the question's context ends, the sender's reason is the inbox's event,
+// and its slot is free again.
+func TestInboxOfferWithdrawnWhileAsking(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	asked := make(chan struct{}, 1)
+	withdrawn := make(chan struct{})
+	ev := newEvents()
+	in, dir := inbox(t, ctx, session.InboxOptions{OnEvent: ev.on, Confirm: func(ctx context.Context, _ session.Incoming) error {
+		asked <- struct{}{}
+		<-ctx.Done() // nobody answers
+		close(withdrawn)
+		return ctx.Err()
+	}})
+	o, err := transfer.NewTextOffer("hello?")
+	testutil.Must(t, err)
+	sctx, stop := context.WithCancel(ctx)
+	sent := make(chan error, 1)
+	go func() { sent <- session.Send(sctx, cfg, in.Link(), o, session.SendOptions{}) }()
+	<-asked
+	stop()
+	<-sent
+	select {
+	case <-withdrawn:
+	case <-ctx.Done():
+		t.Fatal("the question was never withdrawn")
+	}
+	e := ev.final(<-ev.done)
+	var pe *transfer.PeerError
+	if e.State != session.Failed || !errors.As(e.Err, &pe) || pe.Code != transfer.CancelStopped {
+		t.Errorf("the inbox ended %v (%v), want the sender's stop", e.State, e.Err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a withdrawn offer wrote %v", entries)
+	}
+}

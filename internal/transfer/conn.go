@@ -13,7 +13,7 @@ import (
 const cancelGrace = 2 * time.Second
 
 // conn is one side of a transfer: frames in, frames out, and the rules for
-// ending: a canceled context sends cancel{reason} and closes the stream,
+// ending: a canceled context sends cancel{code, detail} and closes the stream,
 // which unblocks any Read or Write in progress.
 type conn struct {
 	rwc  io.ReadWriteCloser

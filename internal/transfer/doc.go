@@ -16,7 +16,7 @@
 //	sender                                               receiver
 //	  | --- manifestPart … manifest (JSON Manifest) ------> |  validate, ask the user
 //	  | <-- acceptPart … accept{files?, resume?} ---------- |  files: only these (default all)
-//	  |     or cancel{reason}                               |
+//	  |     or cancel{code, detail}                         |
 //	  | --- data … data, fileEnd{sha256}  (file 0) -------> |  write NAME.part, hash,
 //	  | --- checking …, resume-at{offset}, data …, fileEnd  |  verify, rename to NAME
 //	  |                                   (file 1) -------> |
@@ -34,8 +34,8 @@
 // While it hashes a long prefix it sends an empty checking frame every
 // second, so the receiver's stall watchdog sees work, not silence. The
 // fileEnd hash always covers the whole file. Either side
-// may send cancel{reason} at any time; the other side stops and reports the
-// reason. The sender finishes on the receiver's done, never on a timer, and
+// may send cancel{code, detail} (a Cancel code, see errors.go) at any
+// time; the other side stops and reports why. The sender finishes on the receiver's done, never on a timer, and
 // the receiver keeps the channel open after done until the sender closes it,
 // so done is never lost in a closing connection.
 package transfer

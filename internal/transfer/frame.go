@@ -15,7 +15,7 @@ const (
 	frameData         byte = 4  // S→R: bytes of the current file
 	frameFileEnd      byte = 5  // S→R: SHA-256 of the current file (32 bytes)
 	frameDone         byte = 6  // R→S: every file verified
-	frameCancel       byte = 7  // both: JSON cancel{reason}
+	frameCancel       byte = 7  // both: JSON cancel{code, detail}
 	frameResumeAt     byte = 8  // S→R: 8-byte offset the next file's data starts at
 	frameAcceptPart   byte = 9  // R→S: a piece of the Accept JSON, more follows
 	frameChecking     byte = 10 // S→R: still hashing the prefix of a resume point (no payload)
@@ -57,12 +57,44 @@ func frameName(t byte) string {
 
 // frameReader reads frames from a byte stream into one reusable buffer.
 type frameReader struct {
-	r   io.Reader
-	buf [MaxFrame]byte
+	r     io.Reader
+	buf   [MaxFrame]byte
+	ahead *aheadRead // a read started early, which next returns first
+}
+
+// aheadRead is a frame read in the background while nothing else reads.
+type aheadRead struct {
+	done    chan struct{}
+	t       byte
+	payload []byte
+	err     error
+}
+
+// readAhead starts reading the next frame now, while the caller waits on
+// something else (a person deciding), and returns a channel closed once
+// that frame, or a read error, is in: the other side spoke or went away.
+// The next call to next returns that frame. At most one is pending.
+func (fr *frameReader) readAhead() <-chan struct{} {
+	a := &aheadRead{done: make(chan struct{})}
+	fr.ahead = a
+	go func() {
+		a.t, a.payload, a.err = fr.read()
+		close(a.done)
+	}()
+	return a.done
 }
 
 // next returns the next frame. The payload is valid until the next call.
 func (fr *frameReader) next() (byte, []byte, error) {
+	if a := fr.ahead; a != nil {
+		<-a.done
+		fr.ahead = nil
+		return a.t, a.payload, a.err
+	}
+	return fr.read()
+}
+
+func (fr *frameReader) read() (byte, []byte, error) {
 	if _, err := io.ReadFull(fr.r, fr.buf[:4]); err != nil {
 		return 0, nil, err
 	}

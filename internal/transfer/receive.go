@@ -81,12 +81,8 @@ func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts Recei
 	}
 	defer root.Close()
 	if opts.Confirm != nil {
-		if err := opts.Confirm(ctx, m); err != nil {
-			if ctx.Err() != nil {
-				return nil, readErr(ctx, err)
-			}
-			c.abort(CancelDeclined, "")
-			return nil, fmt.Errorf("%w: %v", ErrDeclined, err)
+		if err := c.confirm(ctx, m, opts.Confirm); err != nil {
+			return nil, err
 		}
 	}
 
@@ -155,6 +151,49 @@ func Receive(ctx context.Context, rwc io.ReadWriteCloser, dir string, opts Recei
 	tr.finish()
 	c.linger()
 	return &Result{Manifest: m, Saved: w.saved, Resumed: tr.p.Resumed}, nil
+}
+
+// confirm asks whether to take the offer m. The sender says nothing until
+// it has an answer, so while the person decides, a frame from it (its
+// cancel: it stopped) or the end of the stream (it left) withdraws the
+// question: confirm's context ends, and the sender's reason is returned.
+func (c *conn) confirm(ctx context.Context, m Manifest, ask func(context.Context, Manifest) error) error {
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	spoke := c.fr.readAhead()
+	withdrawn := make(chan struct{})
+	go func() {
+		select {
+		case <-spoke:
+			close(withdrawn)
+			cancel()
+		case <-actx.Done():
+		}
+	}()
+	err := ask(actx, m)
+	select {
+	case <-withdrawn:
+		// The sender stopped or left while the person decided.
+		t, payload, rerr := c.fr.next()
+		switch {
+		case rerr != nil:
+			return readErr(ctx, rerr)
+		case t == frameCancel:
+			return c.peerCanceled(payload)
+		}
+		perr := unexpected(t, "nothing before the accept")
+		c.abort(CancelProtocol, perr.Error())
+		return perr
+	default:
+	}
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return readErr(ctx, err)
+	}
+	c.abort(CancelDeclined, "")
+	return fmt.Errorf("%w: %v", ErrDeclined, err)
 }
 
 // resumable reports whether the partial files of a failed transfer are

@@ -26,8 +26,9 @@ type ResumePoint struct {
 }
 
 // A receiver keeps a journal per share in its target folder, named after a
-// digest of the manifest, so that opening the same link again — or a new
-// link to the same files — finds what the broken transfer left:
+// digest of the manifest's entries (not its text), so that opening the
+// same link again — or a new link to the same files — finds what the
+// broken transfer left:
 //
 //	.epicshare-<digest>.resume
 //
@@ -82,7 +83,9 @@ type journal struct {
 
 // journalName names the journal of a manifest.
 func journalName(m Manifest) string {
-	b, _ := json.Marshal(m) // a Manifest always marshals
+	// The files alone: the same files sent again with another message
+	// (or none) are still the same transfer to resume.
+	b, _ := json.Marshal(Manifest{Entries: m.Entries}) // a Manifest always marshals
 	sum := sha256.Sum256(b)
 	return journalPrefix + hex.EncodeToString(sum[:16]) + journalSuffix
 }

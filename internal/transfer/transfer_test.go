@@ -377,6 +377,38 @@ func textManifestFrames(text string) [][]byte {
 	return append(out, frame(fManifest, b))
 }
 
+// A sender that stops while the receiver's person still decides withdraws
+// the question: Confirm's context ends and the receiver reports why.
+func TestSenderStopsWhileTheReceiverDecides(t *testing.T) {
+	src := t.TempDir()
+	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello"})
+	o, err := transfer.NewOffer(filepath.Join(src, "a.txt"))
+	testutil.Must(t, err)
+	ctxS, stopSender := context.WithCancel(t.Context())
+	asked := make(chan struct{})
+	withdrawn := make(chan error, 1)
+	a, b := net.Pipe()
+	go func() { <-asked; stopSender() }()
+	go transfer.Send(ctxS, a, o, transfer.SendOptions{})
+	dst := t.TempDir()
+	_, rerr := transfer.Receive(t.Context(), b, dst, transfer.ReceiveOptions{Confirm: func(ctx context.Context, _ transfer.Manifest) error {
+		close(asked)
+		<-ctx.Done() // a person who never answers
+		withdrawn <- ctx.Err()
+		return ctx.Err()
+	}})
+	var pe *transfer.PeerError
+	if !errors.As(rerr, &pe) || pe.Code != transfer.CancelStopped {
+		t.Fatalf("receiver got %v, want the sender's stop", rerr)
+	}
+	if err := <-withdrawn; err == nil {
+		t.Error("Confirm's context did not end")
+	}
+	if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+		t.Errorf("a withdrawn offer wrote %v", entries)
+	}
+}
+
 func TestTextArrives(t *testing.T) {
 	src := t.TempDir()
 	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello"})
