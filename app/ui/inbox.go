@@ -167,7 +167,8 @@ func (v *inboxView) open(gen int, p place) {
 		return
 	}
 	in, err := session.OpenInbox(context.Background(), v.u.sessionConfig(), server, p.dir,
-		session.InboxOptions{Identity: v.identity(false), Confirm: v.confirm, OnEvent: v.event, OnServer: v.serverState})
+		session.InboxOptions{Identity: v.identity(false), OnEvent: v.event, OnServer: v.serverState,
+			Confirm: func(ctx context.Context, o session.Incoming) error { return v.confirm(ctx, o, p.dir) }})
 	if err != nil {
 		v.u.do(func() { v.unavailable(err) })
 		return
@@ -278,25 +279,21 @@ func (v *inboxView) row(id string) *senderRow {
 	return r
 }
 
-// confirm shows a sender's offer and waits for Accept or Decline;
-// called from the sender's goroutine. Nothing is written before Accept.
-func (v *inboxView) confirm(ctx context.Context, o session.Incoming) error {
+// confirm shows a sender's offer into dir and waits for Accept or
+// Decline; called from the sender's goroutine. Nothing is written before
+// Accept.
+func (v *inboxView) confirm(ctx context.Context, o session.Incoming, dir string) error {
 	answer := make(chan bool, 1)
 	v.u.do(func() {
-		v.row(o.Peer).offered(o, v.u.settings.downloads(), answer)
+		v.row(o.Peer).offered(o, dir, answer)
 		v.u.recv.scroll.ScrollToTop() // the rows sit under the receive code
 	})
 	v.u.notify("Files offered", fmt.Sprintf("A device offers %s.", offerSummary(o.Manifest)))
-	select {
-	case ok := <-answer:
-		if ok {
-			return nil
-		}
-		return errors.New("declined")
-	case <-ctx.Done():
-		v.u.do(func() { v.row(o.Peer).decided() })
-		return context.Cause(ctx)
+	err := waitAnswer(ctx, answer)
+	if ctx.Err() != nil {
+		v.u.do(func() { v.row(o.Peer).decided() }) // withdrawn: no more buttons
 	}
+	return err
 }
 
 func (v *inboxView) event(e session.Event) {

@@ -166,15 +166,7 @@ func (v *recvView) connect() {
 					// The offer is below the receive code: bring it into view.
 					v.scroll.ScrollToBottom()
 				})
-				select {
-				case ok := <-answer:
-					if ok {
-						return nil
-					}
-					return errors.New("declined")
-				case <-ctx.Done():
-					return context.Cause(ctx)
-				}
+				return waitAnswer(ctx, answer)
 			},
 			Progress: func(p transfer.Progress) {
 				v.u.do(func() {
@@ -253,6 +245,20 @@ func (v *recvView) openFolder() {
 	}
 	if err := v.u.app.OpenURL(&url.URL{Scheme: "file", Path: v.saved}); err != nil {
 		v.u.showError(err)
+	}
+}
+
+// waitAnswer waits for the person's Accept (true) or Decline, or for ctx
+// to end (the offer was withdrawn, or the window closed).
+func waitAnswer(ctx context.Context, answer <-chan bool) error {
+	select {
+	case ok := <-answer:
+		if ok {
+			return nil
+		}
+		return errors.New("declined")
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
 

@@ -63,12 +63,7 @@ func TestBrowserInNamespace(t *testing.T) {
 	// wait below times out.
 	senderLog, cfg := caseConfig()
 	events := make(chan session.Event, 1024)
-	share, err := session.Share(ctx, cfg, server, offer, session.ShareOptions{OnEvent: func(e session.Event) {
-		select {
-		case events <- e:
-		default:
-		}
-	}})
+	share, err := session.Share(ctx, cfg, server, offer, session.ShareOptions{OnEvent: sink(events)})
 	must(t, err)
 	defer share.Stop()
 	link := share.Link()

@@ -70,12 +70,7 @@ func playSender(t *testing.T, b, c string) {
 			}
 			return nil
 		},
-		OnEvent: func(e session.Event) {
-			select {
-			case events <- e:
-			default:
-			}
-		},
+		OnEvent: sink(events),
 	})
 	must(t, err)
 	defer in.Stop()
@@ -312,6 +307,16 @@ func statusWaiter(t *testing.T, p browserPage, diagnose func() string) func(want
 				t.Fatalf("the page says %q, want %q\n%s", text(p, "status"), want, diagnose())
 			}
 			time.Sleep(50 * time.Millisecond) // polling the page
+		}
+	}
+}
+
+// sink forwards a link's events to events, dropping them when it is full.
+func sink(events chan<- session.Event) func(session.Event) {
+	return func(e session.Event) {
+		select {
+		case events <- e:
+		default:
 		}
 	}
 }
