@@ -49,12 +49,12 @@ fuzz: ## run each fuzz target for FUZZTIME executions (default 5000x; a count, n
 		done; \
 	done
 
-bench: deps build ## 1 GiB and 4 GiB transfers vs raw TCP and plain Pion, first byte, broker, Chromium, bad links; write bench/results.md
+bench: deps build ## 1 GiB and 4 GiB transfers vs raw TCP and plain Pion, first byte, broker, browsers both ways, bad links; write bench/results.md
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCHCOUNT) -timeout 60m ./internal/e2e | tee bench.out
 	$(GO) run ./tools/benchtable < bench.out > bench/results.md
 	@echo "wrote bench/results.md"
 
-screenshots: deps build ## run the real app under Xvfb, share between two windows, write docs/*.png (root)
+screenshots: deps build ## run the real app under Xvfb: a share between two windows, a push into the receive link, the pages; write docs/*.png (root)
 	scripts/screenshots.sh
 
 package: deps ## build a Linux desktop package (tar.xz with icon and .desktop entry) with fyne package

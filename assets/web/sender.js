@@ -153,9 +153,15 @@ export class Sender {
     end.catch(() => {});
     let over = null;
     end.then(() => (over = new Error("the receiver finished early")), (e) => (over = e));
-    for (const i of list) {
-      if (over) throw over;
-      await this.sendFile(i, resume.get(i), pr, () => over);
+    try {
+      for (const i of list) {
+        if (over) throw over;
+        await this.sendFile(i, resume.get(i), pr, () => over);
+      }
+    } catch (err) {
+      // A receiver that refuses says why and then closes: its reason
+      // arrived before the close did, and says more.
+      throw over || err;
     }
     const f = await end;
     if (f.type !== P.FRAME_DONE) throw new Error("the receiver broke the protocol");
