@@ -138,25 +138,24 @@ func (v *inboxView) newCode() {
 func (v *inboxView) reopen(p place) {
 	v.gen++
 	gen := v.gen
-	v.want = p
+	// From now on v.inbox is only ever a link open at p.
+	old := v.inbox
+	v.inbox, v.want = nil, p
 	v.mu.Unlock()
 	v.wg.Add(1)
 	go func() {
 		defer v.wg.Done()
 		v.opening.Lock()
 		defer v.opening.Unlock()
-		v.mu.Lock()
-		if gen != v.gen {
-			v.mu.Unlock()
-			return
-		}
-		old := v.inbox
-		v.inbox = nil
-		v.mu.Unlock()
 		if old != nil {
 			old.Stop()
 		}
-		v.open(gen, p)
+		v.mu.Lock()
+		overtaken := gen != v.gen
+		v.mu.Unlock()
+		if !overtaken {
+			v.open(gen, p)
+		}
 	}()
 }
 

@@ -111,19 +111,7 @@ func TestBrowserInNamespace(t *testing.T) {
 		return err == nil && fmt.Sprintf("%x", sha256.Sum256(b)) == sum
 	}
 	// senderEnd waits for the sender's last word on the receiver.
-	senderEnd := func() session.Event {
-		t.Helper()
-		for {
-			select {
-			case e := <-events:
-				if e.State == session.Done || e.State == session.Failed {
-					return e
-				}
-			case <-ctx.Done():
-				t.Fatalf("the sender never finished\n%s", diagnose())
-			}
-		}
-	}
+	senderEnd := func() session.Event { t.Helper(); return lastEvent(t, ctx, events, "the sender", diagnose) }
 	// midFile waits until the sender is a quarter into the big file.
 	midFile := func() {
 		t.Helper()

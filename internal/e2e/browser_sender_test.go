@@ -86,19 +86,7 @@ func playSender(t *testing.T, b, c string) {
 	must(t, p.Viewport(390, 844, 2))
 	must(t, p.Navigate(link.String()))
 	waitStatus := statusWaiter(t, p, diagnose)
-	end := func() session.Event {
-		t.Helper()
-		for {
-			select {
-			case e := <-events:
-				if e.State == session.Done || e.State == session.Failed {
-					return e
-				}
-			case <-ctx.Done():
-				t.Fatalf("the inbox never finished\n%s", diagnose())
-			}
-		}
-	}
+	end := func() session.Event { t.Helper(); return lastEvent(t, ctx, events, "the inbox", diagnose) }
 	// pick puts the folder and the file into the page's inputs, and the
 	// message into its box. Firefox's BiDi cannot put a folder into an
 	// input: there the folder's files go in one by one, flat.
@@ -307,6 +295,21 @@ func statusWaiter(t *testing.T, p browserPage, diagnose func() string) func(want
 				t.Fatalf("the page says %q, want %q\n%s", text(p, "status"), want, diagnose())
 			}
 			time.Sleep(50 * time.Millisecond) // polling the page
+		}
+	}
+}
+
+// lastEvent waits for the next Done or Failed event of a link's peer.
+func lastEvent(t *testing.T, ctx context.Context, events <-chan session.Event, who string, diagnose func() string) session.Event {
+	t.Helper()
+	for {
+		select {
+		case e := <-events:
+			if e.State == session.Done || e.State == session.Failed {
+				return e
+			}
+		case <-ctx.Done():
+			t.Fatalf("%s never finished\n%s", who, diagnose())
 		}
 	}
 }

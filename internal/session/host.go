@@ -17,9 +17,6 @@ import (
 // MaxGuests bounds how many peers one link serves at once.
 const MaxGuests = 16
 
-// MaxReceivers is MaxGuests for a share.
-const MaxReceivers = MaxGuests
-
 // Identity is what makes a link: the private token its holder presents
 // to the broker (the link's ID is wire.TokenID of it) and the secret in
 // its fragment. Keeping an Identity keeps the link: a receive link that a

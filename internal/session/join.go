@@ -161,7 +161,7 @@ func joinOnce(ctx context.Context, cfg Config, link wire.Link, stream func(conte
 					close(offered)
 				}
 			case env.Type == wire.TypeLeft && env.Peer == link.ID && !gotOffer:
-				err = ErrSenderLeft
+				err = ErrPeerLeft
 			case env.Type == wire.TypeError && env.Code == wire.CodeUnknownPeer && env.To == link.ID:
 				err = ErrShareGone
 			}

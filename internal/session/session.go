@@ -54,10 +54,8 @@ var (
 	ErrUnreachable = errors.New("could not reach the signaling server")
 	// ErrShareGone: the link names a holder the broker does not know.
 	ErrShareGone = errors.New("this link is no longer available: its owner stopped sharing, made a new code, or the link is wrong")
-	// ErrSenderLeft: the link's holder went away before the transfer started.
-	ErrSenderLeft = errors.New("the other device went offline")
-	// ErrPeerLeft: whoever opened the link went away before the
-	// connection was up.
+	// ErrPeerLeft: the other device (the link's holder, or whoever opened
+	// it) went away before the connection was up.
 	ErrPeerLeft = errors.New("the other device went offline")
 	// ErrBrokerLost: the connection to the signaling server ended before
 	// the sender answered, and did not come back in time.
