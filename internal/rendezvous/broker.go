@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/epicshare/epicshare/internal/wire"
@@ -76,6 +77,23 @@ type Config struct {
 	// broker's own whose pages may open a socket. The desktop app sends no
 	// Origin and is always allowed.
 	AllowedOrigins []string
+	// ICE, if set, gives each peer the STUN and TURN servers it may use,
+	// in its welcome and again before their credentials expire
+	// (wire.TypeICE). Without it peers get none: enough on one network.
+	ICE ICEProvider
+	// Collectors are added to the figures at /metrics: the relay's, the
+	// TLS listener's.
+	Collectors []prometheus.Collector
+}
+
+// ICEProvider makes the ICE servers a peer may use (package relay has
+// one). It must be safe for concurrent use.
+type ICEProvider interface {
+	// ICEServers returns the servers for peer, which reached the broker
+	// under host (the Host its handshake named, so the URLs name what
+	// the peer can reach), and when their credentials expire; the zero
+	// time means never.
+	ICEServers(host, peer string) (servers []wire.ICEServer, expires time.Time)
 }
 
 func (c *Config) setDefaults() {
@@ -137,7 +155,7 @@ func New(cfg Config) *Broker {
 		mux:     http.NewServeMux(),
 		peers:   make(map[string]*client),
 		perIP:   make(map[string]int),
-		metrics: newMetrics(),
+		metrics: newMetrics(cfg.Collectors),
 	}
 	b.upgrader = websocket.Upgrader{
 		Subprotocols: []string{wire.Subprotocol},
@@ -215,6 +233,7 @@ type client struct {
 	id   string
 	conn *websocket.Conn
 	send chan []byte // bounded queue for the writer goroutine
+	host string      // the Host of its handshake, for its ICE servers
 
 	// contacts are the peers this one exchanged messages with; guarded by b.mu.
 	contacts map[string]struct{}
@@ -270,7 +289,7 @@ func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
 		token = tokens[0]
 	}
 	c := &client{
-		b: b, conn: conn, send: make(chan []byte, b.cfg.SendQueue), contacts: map[string]struct{}{}, done: make(chan struct{}),
+		b: b, conn: conn, send: make(chan []byte, b.cfg.SendQueue), host: r.Host, contacts: map[string]struct{}{}, done: make(chan struct{}),
 		limit: rate.NewLimiter(rate.Limit(b.cfg.MessageRate), b.cfg.MessageBurst),
 	}
 	ok, replaced := b.register(c, token)
@@ -284,9 +303,16 @@ func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
 		replaced.shutdown(wire.CloseReplaced, "a newer connection with the same token took over this peer ID")
 	}
 	b.log.Debug("peer connected", "peer", c.id, "remote", r.RemoteAddr)
-	c.enqueue(wire.Envelope{Type: wire.TypeWelcome, ID: c.id})
+	welcome := wire.Envelope{Type: wire.TypeWelcome, ID: c.id}
+	var renew <-chan time.Time
+	if b.cfg.ICE != nil {
+		var expires time.Time
+		welcome.ICE, expires = b.cfg.ICE.ICEServers(c.host, c.id)
+		renew = renewal(expires, time.Now())
+	}
+	c.enqueue(welcome)
 	b.wg.Add(1)
-	go c.writeLoop()
+	go c.writeLoop(renew)
 	c.readLoop()
 	b.unregister(c)
 	b.log.Debug("peer left", "peer", c.id)
@@ -461,7 +487,18 @@ func (c *client) shutdown(code int, text string) {
 	})
 }
 
-func (c *client) writeLoop() {
+// renewal fires when credentials that expire at expires should be
+// replaced: when three quarters of their life (from now) have passed,
+// which leaves the peer time to use the new ones before the old expire.
+// It returns nil for credentials that never expire.
+func renewal(expires, now time.Time) <-chan time.Time {
+	if expires.IsZero() {
+		return nil
+	}
+	return time.After(max(expires.Sub(now)*3/4, time.Second))
+}
+
+func (c *client) writeLoop(renew <-chan time.Time) {
 	defer c.b.wg.Done()
 	cfg := c.b.cfg
 	ping := time.NewTicker(cfg.PingInterval)
@@ -469,6 +506,19 @@ func (c *client) writeLoop() {
 	defer c.conn.Close()
 	for {
 		select {
+		case <-renew:
+			servers, expires := cfg.ICE.ICEServers(c.host, c.id)
+			renew = renewal(expires, time.Now())
+			msg, err := json.Marshal(wire.Envelope{Type: wire.TypeICE, ICE: servers})
+			if err != nil {
+				c.b.log.Error("encode ICE servers", "err", err)
+				continue
+			}
+			c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
+			if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+				c.shutdown(websocket.CloseAbnormalClosure, "")
+				return
+			}
 		case msg := <-c.send:
 			c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
 			if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {

@@ -20,7 +20,7 @@ type metrics struct {
 	connRefused *prometheus.CounterVec // sockets, by reason
 }
 
-func newMetrics() *metrics {
+func newMetrics(extra []prometheus.Collector) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		peers: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -38,6 +38,7 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.peers, m.routed, m.refused, m.connRefused,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.reg.MustRegister(extra...)
 	return m
 }
 

@@ -26,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,6 +138,7 @@ type Conn struct {
 	mu    sync.Mutex
 	sock  *socket // the live socket; nil between connections and at the end
 	state State
+	ice   []wire.ICEServer // from the last welcome or ice message
 
 	err  error         // why the Conn ended; written before done closes
 	done chan struct{} // closed when the Conn has ended, just before recv
@@ -180,12 +182,13 @@ func Dial(ctx context.Context, server *url.URL, opts Options) (*Conn, error) {
 		// knew the old one could not reach this peer any more.
 		return fail(errors.New("reconnecting needs a peer token"))
 	}
-	ws, id, err := dialSocket(ctx, addr, opts)
+	ws, welcome, err := dialSocket(ctx, addr, opts)
 	if err != nil {
 		return fail(err)
 	}
 	c := &Conn{
-		id:    id,
+		id:    welcome.ID,
+		ice:   welcome.ICE,
 		addr:  addr,
 		opts:  opts,
 		log:   log,
@@ -210,7 +213,7 @@ func Dial(ctx context.Context, server *url.URL, opts Options) (*Conn, error) {
 }
 
 // dialSocket opens one WebSocket and reads its welcome, bounded by ctx.
-func dialSocket(ctx context.Context, addr string, opts Options) (*websocket.Conn, string, error) {
+func dialSocket(ctx context.Context, addr string, opts Options) (*websocket.Conn, wire.Envelope, error) {
 	header := opts.Header.Clone()
 	if opts.Token != "" {
 		if header == nil {
@@ -224,11 +227,11 @@ func dialSocket(ctx context.Context, addr string, opts Options) (*websocket.Conn
 		if resp != nil {
 			err = fmt.Errorf("%w (HTTP %s)", err, resp.Status)
 		}
-		return nil, "", err
+		return nil, wire.Envelope{}, err
 	}
 	if p := ws.Subprotocol(); p != wire.Subprotocol {
 		ws.Close()
-		return nil, "", fmt.Errorf("%w (it chose subprotocol %q, this app speaks %q)", ErrUnsupportedVersion, p, wire.Subprotocol)
+		return nil, wire.Envelope{}, fmt.Errorf("%w (it chose subprotocol %q, this app speaks %q)", ErrUnsupportedVersion, p, wire.Subprotocol)
 	}
 	ws.SetReadLimit(readLimit)
 	ws.SetReadDeadline(time.Now().Add(welcomeWait))
@@ -237,17 +240,17 @@ func dialSocket(ctx context.Context, addr string, opts Options) (*websocket.Conn
 	env, err := readWelcome(ws)
 	if !stop() {
 		ws.Close()
-		return nil, "", context.Cause(ctx)
+		return nil, wire.Envelope{}, context.Cause(ctx)
 	}
 	if err == nil && opts.Token != "" && env.ID != wire.TokenID(opts.Token) {
 		err = ErrTokenIgnored
 	}
 	if err != nil {
 		ws.Close()
-		return nil, "", err
+		return nil, wire.Envelope{}, err
 	}
 	ws.SetReadDeadline(time.Now().Add(silenceLimit))
-	return ws, env.ID, nil
+	return ws, env, nil
 }
 
 func readWelcome(ws *websocket.Conn) (wire.Envelope, error) {
@@ -284,6 +287,15 @@ func (c *Conn) newSocket(ws *websocket.Conn) *socket {
 
 // ID is this peer's ID on the broker. A reconnecting Conn keeps it.
 func (c *Conn) ID() string { return c.id }
+
+// ICEServers are the STUN and TURN servers the broker offers this peer,
+// with credentials that are valid now: from its welcome, replaced by
+// each renewal and each reconnection. None from a broker without a relay.
+func (c *Conn) ICEServers() []wire.ICEServer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.ice)
+}
 
 // Recv delivers routed messages, "left" notices and errors, each
 // validated with wire.DecodeEnvelope. It is closed when the Conn ends (a
@@ -365,6 +377,12 @@ func (c *Conn) read(s *socket) {
 		}
 		switch env.Type {
 		case wire.TypeMessage, wire.TypeLeft, wire.TypeError:
+		case wire.TypeICE:
+			c.mu.Lock()
+			c.ice = env.ICE
+			c.mu.Unlock()
+			c.log.Debug("ICE servers renewed", "servers", len(env.ICE))
+			continue
 		default:
 			c.log.Warn("dropping an unexpected message from the signaling server", "type", env.Type)
 			continue
@@ -403,7 +421,7 @@ func (c *Conn) redial(lost error) (*socket, error) {
 			t.Stop()
 			return nil, ErrClosed
 		}
-		ws, _, err := dialSocket(c.life, c.addr, c.opts)
+		ws, welcome, err := dialSocket(c.life, c.addr, c.opts)
 		if err == nil {
 			s := c.newSocket(ws)
 			c.mu.Lock()
@@ -412,7 +430,7 @@ func (c *Conn) redial(lost error) (*socket, error) {
 				ws.Close()
 				return nil, ErrClosed
 			}
-			c.sock, c.state = s, State{Status: Connected}
+			c.sock, c.state, c.ice = s, State{Status: Connected}, welcome.ICE
 			c.mu.Unlock()
 			c.log.Info("reconnected to the signaling server", "id", c.id, "attempts", st.Attempts+1)
 			c.notify(State{Status: Connected})

@@ -338,3 +338,39 @@ func TestDialErrors(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestICEServersFromWelcomeAndRenewals(t *testing.T) {
+	from := wire.NewPeerID()
+	first := []wire.ICEServer{{URLs: []string{"turn:198.51.100.1:3478"}, Username: "1:a", Credential: "x"}}
+	second := []wire.ICEServer{{URLs: []string{"turn:198.51.100.1:3478"}, Username: "2:a", Credential: "y"}}
+	u := fakeServer(t, speaksV1, func(ws *websocket.Conn) {
+		b, _ := json.Marshal(wire.Envelope{Type: wire.TypeWelcome, ID: wire.NewPeerID(), ICE: first})
+		ws.WriteMessage(websocket.TextMessage, b)
+		ws.ReadMessage() // the client looked at the first servers
+		for _, e := range []wire.Envelope{
+			{Type: wire.TypeICE, ICE: []wire.ICEServer{{URLs: []string{"http://not-ice"}}}}, // dropped
+			{Type: wire.TypeICE, ICE: second},
+			{Type: wire.TypeMessage, From: from, Data: json.RawMessage(`{"n":2}`)},
+		} {
+			b, _ := json.Marshal(e)
+			if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		ws.ReadMessage() // until the client closes
+	})
+	c := dial(t, u)
+	if got := c.ICEServers(); len(got) != 1 || got[0].Username != "1:a" {
+		t.Fatalf("after the welcome: %+v, want its servers", got)
+	}
+	if err := c.Send(t.Context(), from, json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, c); string(e.Data) != `{"n":2}` {
+		t.Fatalf("got %+v; the ice messages must not reach Recv", e)
+	}
+	if got := c.ICEServers(); len(got) != 1 || got[0].Username != "2:a" || got[0].Credential != "y" {
+		t.Fatalf("after the renewal: %+v, want the renewed servers", got)
+	}
+}

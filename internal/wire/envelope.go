@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Version is the signaling protocol version. It changes whenever a message
@@ -39,8 +40,14 @@ const (
 
 // Message types of Envelope.Type.
 const (
-	// TypeWelcome (broker → peer) carries the peer's own ID in ID.
+	// TypeWelcome (broker → peer) carries the peer's own ID in ID and, from
+	// a broker with a relay, the STUN and TURN servers the peer may use in
+	// ICE, with credentials made for it (see ICEServer).
 	TypeWelcome = "welcome"
+	// TypeICE (broker → peer) replaces the ICE servers of the welcome with
+	// fresh credentials before the old ones expire. Clients that predate it
+	// drop it, as they do any unknown type, and keep the old ones.
+	TypeICE = "ice"
 	// TypeSend (peer → broker) asks the broker to deliver Data to To.
 	TypeSend = "send"
 	// TypeMessage (broker → peer) delivers Data sent by From.
@@ -71,7 +78,23 @@ type Envelope struct {
 	Code    string          `json:"code,omitempty"`
 	Message string          `json:"message,omitempty"`
 	Data    json.RawMessage `json:"data,omitempty"`
+	// ICE lists the ICE servers of a welcome or an ice message.
+	ICE []ICEServer `json:"ice,omitempty"`
 }
+
+// ICEServer is one STUN or TURN server as WebRTC's RTCIceServer names it,
+// so that the page can pass it to RTCPeerConnection as it is. A TURN
+// server needs Username and Credential; from the broker they are TURN
+// REST credentials (package relay) valid for a few hours, renewed by a
+// TypeICE message before they expire.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// maxICEServers bounds what one envelope may list; a broker needs two.
+const maxICEServers = 8
 
 // ErrBadEnvelope is wrapped by DecodeEnvelope for every malformed input.
 var ErrBadEnvelope = errors.New("malformed signaling message")
@@ -93,6 +116,11 @@ func DecodeEnvelope(b []byte) (Envelope, error) {
 	switch e.Type {
 	case TypeWelcome:
 		err = check("id", e.ID)
+		if err == nil {
+			err = checkICE(e.ICE)
+		}
+	case TypeICE:
+		err = checkICE(e.ICE)
 	case TypeSend:
 		err = check("to", e.To)
 		if err == nil && len(e.Data) == 0 {
@@ -113,6 +141,41 @@ func DecodeEnvelope(b []byte) (Envelope, error) {
 		return Envelope{}, err
 	}
 	return e, nil
+}
+
+// checkICE accepts a short list of servers that each name a URL with a
+// STUN or TURN scheme; what the URL means is for the WebRTC stack to say.
+func checkICE(servers []ICEServer) error {
+	if len(servers) > maxICEServers {
+		return fmt.Errorf("%w: %d ICE servers, at most %d", ErrBadEnvelope, len(servers), maxICEServers)
+	}
+	for _, s := range servers {
+		if len(s.URLs) == 0 || len(s.URLs) > maxICEServers {
+			return fmt.Errorf("%w: an ICE server needs 1 to %d URLs", ErrBadEnvelope, maxICEServers)
+		}
+		for _, u := range s.URLs {
+			if !ValidICEURL(u) {
+				return fmt.Errorf("%w: %q is not a STUN or TURN URL", ErrBadEnvelope, truncate(u))
+			}
+		}
+	}
+	return nil
+}
+
+// ValidICEURL reports whether u has the form of a STUN or TURN URL (RFC
+// 7064, 7065): a stun:, stuns:, turn: or turns: scheme and a host.
+func ValidICEURL(u string) bool {
+	scheme, rest, ok := strings.Cut(u, ":")
+	if !ok || len(u) > 512 {
+		return false
+	}
+	switch scheme {
+	case "stun", "stuns", "turn", "turns":
+	default:
+		return false
+	}
+	host, _, _ := strings.Cut(rest, "?")
+	return host != "" && !strings.ContainsAny(host, " /@\t\n")
 }
 
 func truncate(s string) string {

@@ -17,7 +17,7 @@ func TestPageConstantsMatchGo(t *testing.T) {
 		"SUBPROTOCOL": wire.Subprotocol, "SOCKET_PATH": wire.SocketPath, "SHARE_PATH": wire.SharePath, "RECEIVE_PATH": wire.ReceivePath,
 		"CLOSE_UNSUPPORTED_VERSION": wire.CloseUnsupportedVersion, "CLOSE_BAD_TOKEN": wire.CloseBadToken,
 		"CLOSE_GOING_AWAY": wire.CloseGoingAway, "CLOSE_REPLACED": wire.CloseReplaced,
-		"TYPE_WELCOME": wire.TypeWelcome, "TYPE_SEND": wire.TypeSend, "TYPE_MESSAGE": wire.TypeMessage,
+		"TYPE_WELCOME": wire.TypeWelcome, "TYPE_ICE": wire.TypeICE, "TYPE_SEND": wire.TypeSend, "TYPE_MESSAGE": wire.TypeMessage,
 		"TYPE_LEFT": wire.TypeLeft, "TYPE_ERROR": wire.TypeError,
 		"CODE_UNKNOWN_PEER": wire.CodeUnknownPeer, "CODE_BAD_MESSAGE": wire.CodeBadMessage,
 		"CODE_RATE_LIMITED": wire.CodeRateLimited, "CODE_TOO_LARGE": wire.CodeTooLarge,

@@ -119,6 +119,9 @@ func TestDecodeEnvelope(t *testing.T) {
 		`{"type":"message","from":"` + id + `","data":{}}`,
 		`{"type":"left","peer":"` + id + `"}`,
 		`{"type":"error","code":"unknown-peer","to":"` + id + `"}`,
+		`{"type":"welcome","id":"` + id + `","ice":[{"urls":["stun:198.51.100.1:3478"]},{"urls":["turn:share.example.org:3478?transport=udp","turns:[2001:db8::1]:5349"],"username":"1:x","credential":"c"}]}`,
+		`{"type":"ice","ice":[{"urls":["turn:h:3478?transport=tcp"],"username":"1:x","credential":"c"}]}`,
+		`{"type":"ice"}`,
 	}
 	for _, s := range good {
 		if _, err := wire.DecodeEnvelope([]byte(s)); err != nil {
@@ -128,6 +131,10 @@ func TestDecodeEnvelope(t *testing.T) {
 	bad := []string{
 		``, `null`, `[]`, `{"type":"nope"}`, `{"type":"send","to":"x","data":1}`,
 		`{"type":"send","to":"` + id + `"}`, `{"type":"welcome"}`, `{"type":"error"}`, `{"type":"left"}`,
+		`{"type":"ice","ice":[{"urls":[]}]}`, `{"type":"ice","ice":[{"urls":["http://example.org"]}]}`,
+		`{"type":"ice","ice":[{"urls":["turn:"]}]}`, `{"type":"ice","ice":[{"urls":["turn:user:pw@host"]}]}`,
+		`{"type":"ice","ice":[{"urls":"stun:h"}]}`,
+		`{"type":"ice","ice":[` + strings.Repeat(`{"urls":["stun:h"]},`, 8) + `{"urls":["stun:h"]}]}`,
 	}
 	for _, s := range bad {
 		if _, err := wire.DecodeEnvelope([]byte(s)); !errors.Is(err, wire.ErrBadEnvelope) {
