@@ -98,13 +98,15 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 
 // common holds the flags both subcommands take.
 type common struct {
-	stun       listFlag
+	ice        iceFlag
+	relayOnly  bool
 	interfaces listFlag
 	verbose    bool
 }
 
 func (c *common) register(fs *flag.FlagSet) {
-	fs.Var(&c.stun, "stun", "STUN or TURN server `URL` for connecting across networks, e.g. stun:stun.example.org:3478 (repeatable; none by default)")
+	fs.Var(&c.ice, "ice-server", "use this STUN or TURN `server` instead of those the signaling server offers: \"stun:HOST:PORT\" or \"turn:HOST:PORT USER PASSWORD\" (repeatable)")
+	fs.BoolVar(&c.relayOnly, "relay-only", false, "connect only through a TURN relay, so that the other device never learns this one's addresses")
 	fs.Var(&c.interfaces, "interface", "use only this network `NAME` for the peer-to-peer connection, e.g. eth0 (repeatable; default: all)")
 	fs.BoolVar(&c.verbose, "verbose", false, "log connection details to stderr")
 }
@@ -116,9 +118,22 @@ func (c *common) config(stderr io.Writer) session.Config {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return session.Config{
-		Peer:   peer.Config{STUN: c.stun, Interfaces: c.interfaces, Logger: log},
+		Peer:   peer.Config{ICEServers: c.ice, RelayOnly: c.relayOnly, Interfaces: c.interfaces, Logger: log},
 		Logger: log,
 	}
+}
+
+// iceFlag collects --ice-server values, each checked as it is given.
+type iceFlag []wire.ICEServer
+
+func (l *iceFlag) String() string { return fmt.Sprint(len(*l), " servers") }
+func (l *iceFlag) Set(s string) error {
+	srv, err := peer.ParseICEServer(s)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, srv)
+	return nil
 }
 
 type listFlag []string

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/epicshare/epicshare/internal/human"
+	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -111,7 +112,7 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 			}
 		},
 	}}
-	opts.OnConnected = func(code, path string) {
+	opts.OnConnected = func(code string, path peer.Path) {
 		fmt.Fprintf(stdio.Stderr, "Connected (%s). Verification code: %s (the sender shows the same)\n", path, code)
 	}
 	opts.OnStall = func(idle time.Duration, cause string) {

@@ -13,6 +13,7 @@ import (
 	"github.com/skip2/go-qrcode"
 
 	"github.com/epicshare/epicshare/internal/human"
+	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -156,7 +157,7 @@ func sendInto(ctx context.Context, c common, link wire.Link, offer *transfer.Off
 	drawn := false
 	fmt.Fprintf(stdio.Stderr, "Sending %s to %s…\n", headline(offer.Manifest), link.Server.Host)
 	err := session.Send(ctx, c.config(stdio.Stderr), link, offer, session.SendOptions{
-		OnConnected: func(code, path string) {
+		OnConnected: func(code string, path peer.Path) {
 			fmt.Fprintf(stdio.Stderr, "Connected (%s). Verification code: %s (the receiver shows the same). Waiting for it to accept…\n", path, code)
 		},
 		Progress: func(p transfer.Progress) {

@@ -32,6 +32,7 @@ type inboxView struct {
 
 	qr       *canvas.Image
 	link     *widget.Label
+	reach    *widget.Label // says when the link works on this network only
 	status   *widget.Label
 	copyBtn  *widget.Button
 	newBtn   *widget.Button
@@ -61,6 +62,7 @@ func newInboxView(u *UI) *inboxView {
 	v.link.Wrapping = fyne.TextWrapBreak
 	v.link.Selectable = true
 	v.status = widget.NewLabel("")
+	v.reach = reachLabel()
 	v.status.Wrapping = fyne.TextWrapWord
 	v.copyBtn = widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), func() {
 		u.app.Clipboard().SetContent(v.linkText)
@@ -70,7 +72,7 @@ func newInboxView(u *UI) *inboxView {
 	v.rowsBox = container.NewVBox()
 	v.content = container.NewVBox(
 		widget.NewCard("Send to this computer", "Scan the code with a phone, or open the link on another device, to send files or text here.",
-			container.NewBorder(nil, nil, v.qr, nil, container.NewVBox(v.link, container.NewHBox(v.copyBtn, v.newBtn), v.status))),
+			container.NewBorder(nil, nil, v.qr, nil, container.NewVBox(v.link, v.reach, container.NewHBox(v.copyBtn, v.newBtn), v.status))),
 		v.rowsBox)
 	return v
 }
@@ -206,6 +208,7 @@ func (v *inboxView) open(gen int, p place) {
 	v.u.do(func() {
 		v.linkText = link
 		v.link.SetText(link)
+		showReach(v.reach, in.Link())
 		if qerr == nil {
 			v.qr.Image = img
 			v.qr.Refresh()
@@ -218,6 +221,7 @@ func (v *inboxView) open(gen int, p place) {
 func (v *inboxView) unavailable(err error) {
 	v.linkText = ""
 	v.link.SetText("No receive link: " + words(err))
+	v.reach.Hide()
 	v.qr.Image = nil
 	v.qr.Refresh()
 	v.copyBtn.Disable()
@@ -393,7 +397,7 @@ func (r *senderRow) name(code string) string {
 
 func (r *senderRow) offered(o session.Incoming, dir string, answer chan bool) {
 	r.asking, r.answer, r.dir = true, answer, dir
-	r.head = r.name(o.Code) + " · " + o.Path
+	r.head = r.name(o.Code) + " · " + pathWords(o.Path)
 	r.title.SetText(r.head + " · offers " + offerSummary(o.Manifest))
 	if len(o.Manifest.Entries) > 0 {
 		r.list.SetText(offerText(o.Manifest))

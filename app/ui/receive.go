@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/epicshare/epicshare/internal/human"
+	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -145,9 +146,9 @@ func (v *recvView) connect() {
 				v.status.SetText(fmt.Sprintf("Stalled, no data for %s: %s.", idle.Round(time.Second), cause))
 			})
 		},
-		OnConnected: func(code, path string) {
+		OnConnected: func(code string, path peer.Path) {
 			v.u.do(func() {
-				v.code.SetText("Verification code: " + code + " (the sender shows the same) · " + path)
+				v.code.SetText("Verification code: " + code + " (the sender shows the same) · " + pathWords(path))
 				v.status.SetText("Connected, waiting for the list of files…")
 			})
 		},

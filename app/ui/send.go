@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/epicshare/epicshare/internal/human"
+	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
 )
@@ -40,6 +41,7 @@ type sendView struct {
 	picking  fyne.CanvasObject
 
 	link     *widget.Label
+	reach    *widget.Label // says when the link works on this network only
 	qr       *canvas.Image
 	status   *widget.Label
 	offline  *widget.Label // shown while the share is reconnecting to the server
@@ -127,6 +129,7 @@ func newSendView(u *UI) *sendView {
 	v.link = widget.NewLabel("")
 	v.link.Wrapping = fyne.TextWrapBreak
 	v.link.Selectable = true
+	v.reach = reachLabel()
 	v.qr = canvas.NewImageFromImage(nil)
 	v.qr.FillMode = canvas.ImageFillContain
 	v.qr.ScaleMode = canvas.ImageScalePixels
@@ -145,7 +148,7 @@ func newSendView(u *UI) *sendView {
 	v.sharing = container.NewBorder(
 		container.NewHBox(v.qr, container.NewVBox(
 			widget.NewLabelWithStyle("Scan the code or open the link on the other device:", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-			v.link, container.NewHBox(copyBtn, stopBtn), v.status, v.offline)),
+			v.link, v.reach, container.NewHBox(copyBtn, stopBtn), v.status, v.offline)),
 		nil, nil, nil,
 		v.rowsView)
 
@@ -259,6 +262,7 @@ func (v *sendView) start() {
 		v.u.do(func() {
 			v.linkText = link
 			v.link.SetText(link)
+			showReach(v.reach, s.Link())
 			if err == nil {
 				v.qr.Image = img
 				v.qr.Refresh()
@@ -424,8 +428,8 @@ func (r *receiverRow) update(e session.Event) {
 	case session.Connecting:
 		r.title.SetText(name + " · connecting")
 	case session.Sending:
-		if e.Path != "" {
-			name += " · " + e.Path
+		if e.Path != peer.PathUnknown {
+			name += " · " + pathWords(e.Path)
 		}
 		if e.Stalled != "" {
 			r.title.SetText(name + " · stalled")

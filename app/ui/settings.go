@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/wire"
 )
 
@@ -17,7 +19,7 @@ import (
 const (
 	prefServerMode = "server.mode" // "builtin" or "remote"
 	prefServerURL  = "server.url"
-	prefICEServers = "ice.servers" // one URL per line
+	prefICEServers = "ice.servers" // one server per line (peer.ParseICEServer)
 	prefDownloads  = "downloads.dir"
 	prefPort       = "server.port" // the built-in server's port
 )
@@ -74,9 +76,13 @@ func newSettingsView(u *UI) *settingsView {
 	}
 
 	v.ice = widget.NewMultiLineEntry()
-	v.ice.SetPlaceHolder("stun:stun.example.org:3478\nturn:user:password@turn.example.org:3478")
+	v.ice.SetPlaceHolder("stun:stun.example.org:3478\nturn:turn.example.org:3478 user password")
 	v.ice.SetText(v.prefs.String(prefICEServers))
 	v.ice.SetMinRowsVisible(3)
+	v.ice.Validator = func(s string) error {
+		_, err := parseICEServers(s)
+		return err
+	}
 	v.ice.OnChanged = func(s string) { v.prefs.SetString(prefICEServers, s) }
 
 	v.portE = widget.NewEntry()
@@ -110,7 +116,7 @@ func newSettingsView(u *UI) *settingsView {
 				widget.NewFormItem("Server URL", v.url),
 				widget.NewFormItem("Built-in server port", container.NewBorder(nil, nil, nil,
 					widget.NewLabel("used from the next start; links name it"), v.portE))))),
-		widget.NewCard("STUN and TURN servers", "Needed only to share across the internet; one URL per line.", v.ice),
+		widget.NewCard("STUN and TURN servers (optional)", "A signal server offers its own; these replace them. One per line: a URL, then for TURN a user name and a password.", v.ice),
 		widget.NewCard("Save received files in", "", container.NewBorder(nil, nil, nil, change, v.folder)),
 	))
 	return v
@@ -124,15 +130,32 @@ func (v *settingsView) remoteServer() string {
 	return strings.TrimSpace(v.prefs.String(prefServerURL))
 }
 
-// iceServers lists the STUN and TURN URLs the user entered.
-func (v *settingsView) iceServers() []string {
-	var out []string
-	for _, l := range strings.Split(v.prefs.String(prefICEServers), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
+// iceServers lists the STUN and TURN servers the user entered that can
+// be used; the entry's validator points at the others.
+func (v *settingsView) iceServers() []wire.ICEServer {
+	out, _ := parseICEServers(v.prefs.String(prefICEServers))
 	return out
+}
+
+// parseICEServers reads one server per line (peer.ParseICEServer),
+// skipping blank lines; the error names the first line it cannot use.
+func parseICEServers(text string) ([]wire.ICEServer, error) {
+	var out []wire.ICEServer
+	var first error
+	for i, l := range strings.Split(text, "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		srv, err := peer.ParseICEServer(l)
+		if err != nil {
+			if first == nil {
+				first = fmt.Errorf("line %d: %w", i+1, err)
+			}
+			continue
+		}
+		out = append(out, srv)
+	}
+	return out, first
 }
 
 // port is the built-in server's port from Settings.

@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +23,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
@@ -132,7 +135,7 @@ func (u *UI) Drop(uris []fyne.URI) {
 // sessionConfig is the session configuration with the user's settings.
 func (u *UI) sessionConfig() session.Config {
 	pc := u.cfg.Peer
-	pc.STUN = append(append([]string(nil), pc.STUN...), u.settings.iceServers()...)
+	pc.ICEServers = append(slices.Clone(pc.ICEServers), u.settings.iceServers()...)
 	pc.Logger = u.cfg.Logger
 	return session.Config{Peer: pc, Logger: u.cfg.Logger}
 }
@@ -297,4 +300,55 @@ func sentence(s string) string {
 		s += "."
 	}
 	return s
+}
+
+// pathWords says how a connection runs, for the rows and status lines.
+func pathWords(p peer.Path) string {
+	switch p {
+	case peer.PathDirect:
+		return "direct"
+	case peer.PathNAT:
+		return "direct, through NAT"
+	case peer.PathRelay:
+		return "relayed by the server"
+	}
+	return "connecting"
+}
+
+func reachLabel() *widget.Label {
+	l := widget.NewLabel("")
+	l.Importance = widget.WarningImportance
+	l.Wrapping = fyne.TextWrapWord
+	l.Hide()
+	return l
+}
+
+// showReach shows on l whether link can be opened from another network.
+func showReach(l *widget.Label, link wire.Link) {
+	if note := reachNote(link); note != "" {
+		l.SetText(note)
+		l.Show()
+	} else {
+		l.Hide()
+	}
+}
+
+// reachNote warns when a link names a server that only devices on this
+// network can reach: a private, loopback or link-local address, or an
+// mDNS name. A device elsewhere could not even load the page.
+func reachNote(link wire.Link) string {
+	host := link.Server.Hostname()
+	if strings.HasSuffix(strings.ToLower(host), ".local") {
+		return "Works on this network only. For a device elsewhere, choose a signal server in Settings."
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return ""
+	}
+	ip = ip.Unmap()
+	cgnat := netip.MustParsePrefix("100.64.0.0/10")
+	if ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || cgnat.Contains(ip) {
+		return "Works on this network only: " + host + " is a private address. For a device elsewhere, choose a signal server in Settings."
+	}
+	return ""
 }

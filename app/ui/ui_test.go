@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -374,5 +375,28 @@ func TestBrokenTransferResumesThroughTheWidgets(t *testing.T) {
 	}
 	if testutil.Digest(t, out) != testutil.Digest(t, src) {
 		t.Error("the resumed file differs")
+	}
+}
+
+func TestReachNote(t *testing.T) {
+	for raw, lanOnly := range map[string]bool{
+		"http://192.168.1.5:47470/s/":   true,
+		"http://10.0.0.2:47470/s/":      true,
+		"http://127.0.0.1:47470/s/":     true,
+		"http://[fe80::1]:47470/s/":     true,
+		"http://100.64.3.4:47470/s/":    true,
+		"http://laptop.local:47470/s/":  true,
+		"https://share.example.org/s/":  false,
+		"http://198.51.100.1:8080/s/":   false,
+		"http://[2001:db8::5]:47470/s/": false,
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		note := reachNote(wire.Link{Server: u})
+		if (note != "") != lanOnly {
+			t.Errorf("%s: note %q, want LAN only = %v", raw, note, lanOnly)
+		}
 	}
 }

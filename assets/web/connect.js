@@ -39,6 +39,9 @@ export class Guest {
     this.ws = null;
     this.pc = null;
     this.dc = null;
+    // STUN and TURN servers from the broker: its welcome names them,
+    // with credentials made for this page, and it renews them later.
+    this.iceServers = [];
   }
 
   fail(message) {
@@ -57,7 +60,10 @@ export class Guest {
     ws.onmessage = (e) => {
       let env;
       try { env = JSON.parse(e.data); } catch { return; }
-      if (env.type === P.TYPE_WELCOME) this.send({ kind: P.SIGNAL_HELLO });
+      if (env.type === P.TYPE_WELCOME) {
+        this.useICE(env.ice);
+        this.send({ kind: P.SIGNAL_HELLO });
+      } else if (env.type === P.TYPE_ICE) this.useICE(env.ice);
       else if (env.type === P.TYPE_MESSAGE && env.from === id) this.onSignal(env.data).catch((err) => this.fail("Could not connect: " + err.message));
       else if (env.type === P.TYPE_LEFT && env.peer === id && !this.connected) this.fail(`${cap(this.who)} went offline.`);
       else if (env.type === P.TYPE_ERROR && env.code === P.CODE_UNKNOWN_PEER && env.to === id) this.fail(this.goneMessage());
@@ -67,6 +73,19 @@ export class Guest {
       if (e.code === P.CLOSE_UNSUPPORTED_VERSION) this.fail("This page is older than the server: reload it.");
       else this.fail("Lost the connection to the server. Check the network and reload.");
     };
+  }
+
+  // useICE takes the broker's servers for the connection to come and,
+  // for an ICE restart, the one that runs.
+  useICE(servers) {
+    if (!Array.isArray(servers)) return;
+    this.iceServers = servers.map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
+    if (!this.pc) return;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: this.iceServers });
+    } catch (e) {
+      console.info("EpicShare: kept the old ICE servers: " + e.message);
+    }
   }
 
   goneMessage() {
@@ -110,7 +129,15 @@ export class Guest {
   }
 
   async answer(sdp) {
-    const pc = (this.pc = new RTCPeerConnection({ iceServers: [] }));
+    let pc;
+    try {
+      pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    } catch (e) {
+      // A server list the browser refuses must not cost the LAN path.
+      console.info("EpicShare: ICE servers refused (" + e.message + "); trying without");
+      pc = new RTCPeerConnection({ iceServers: [] });
+    }
+    this.pc = pc;
     pc.onicecandidate = (e) => {
       if (e.candidate && e.candidate.candidate) {
         const c = e.candidate;

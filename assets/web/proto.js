@@ -16,6 +16,7 @@ export const CLOSE_REPLACED = 4004;
 
 // Envelope types.
 export const TYPE_WELCOME = "welcome";
+export const TYPE_ICE = "ice";
 export const TYPE_SEND = "send";
 export const TYPE_MESSAGE = "message";
 export const TYPE_LEFT = "left";

@@ -23,9 +23,15 @@ import (
 
 // Config says how peers reach each other.
 type Config struct {
-	// STUN lists STUN or TURN server URLs ("stun:host:port"). None by
-	// default: on a LAN host candidates suffice.
-	STUN []string
+	// ICEServers are the STUN and TURN servers ICE may use (see
+	// ParseICEServer). None by default: on a LAN host candidates
+	// suffice, and package session adds those the broker offers when
+	// this is empty.
+	ICEServers []wire.ICEServer
+	// RelayOnly makes ICE use relayed candidates only: the connection
+	// goes through a TURN server, and the other device never learns
+	// this one's addresses. It fails without a TURN server.
+	RelayOnly bool
 	// Interfaces, if set, restricts ICE to these network interfaces (for
 	// example "lo" in tests). It also turns mDNS off, and listing "lo"
 	// allows loopback candidates.
@@ -154,11 +160,12 @@ type Peer struct {
 // New creates a Peer. send delivers a signal to the remote peer; it must not
 // block for long. Incoming signals go to HandleSignal.
 func New(api *webrtc.API, cfg Config, role Role, send func(wire.Signal)) (*Peer, error) {
-	var servers []webrtc.ICEServer
-	if len(cfg.STUN) > 0 {
-		servers = []webrtc.ICEServer{{URLs: cfg.STUN}}
+	servers := webrtcServers(cfg.ICEServers, cfg.logger())
+	policy := webrtc.ICETransportPolicyAll
+	if cfg.RelayOnly {
+		policy = webrtc.ICETransportPolicyRelay
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: servers})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: servers, ICETransportPolicy: policy})
 	if err != nil {
 		return nil, fmt.Errorf("create peer connection: %w", err)
 	}
@@ -502,21 +509,18 @@ func (c *Conn) VerificationCode() string {
 	return wire.VerificationCode(off, ans)
 }
 
-// Path says how the connection runs: "direct", or "relayed (TURN)" when a
-// relay server carries it; "" before ICE chose a path.
-func (c *Conn) Path() string {
+// Path says how the connection runs: directly, through a NAT, or
+// relayed; PathUnknown before ICE chose a pair.
+func (c *Conn) Path() Path {
 	sctp := c.peer.pc.SCTP()
 	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
-		return ""
+		return PathUnknown
 	}
 	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
-		return ""
+		return PathUnknown
 	}
-	if pair.Local.Typ == webrtc.ICECandidateTypeRelay || pair.Remote.Typ == webrtc.ICECandidateTypeRelay {
-		return "relayed (TURN)"
-	}
-	return "direct"
+	return pathOf(pair.Local, pair.Remote)
 }
 
 // StallCause guesses why no data moves, for a person: from the ICE state
@@ -526,7 +530,7 @@ func (c *Conn) StallCause() string {
 	case webrtc.ICEConnectionStateDisconnected, webrtc.ICEConnectionStateFailed:
 		return "no route to the other device: its network changed or it went to sleep"
 	}
-	if c.Path() == "relayed (TURN)" {
+	if c.Path() == PathRelay {
 		return "the relay server carrying the connection is slow or full"
 	}
 	return "the other device stopped taking data: it may be asleep or busy, or its disk slow"

@@ -216,7 +216,7 @@ func (h *host) handle(ctx context.Context, from string, sg wire.Signal) {
 	}
 	gctx, cancel := context.WithCancelCause(ctx)
 	g = &guest{id: from, ch: ch, cancel: cancel, h: h}
-	p, err := peer.New(h.api, h.cfg.Peer, peer.Offerer, func(sg wire.Signal) { ch.send(ctx, sg) })
+	p, err := peer.New(h.api, h.cfg.peerConfig(h.sig), peer.Offerer, func(sg wire.Signal) { ch.send(ctx, sg) })
 	if err != nil {
 		cancel(nil)
 		h.event(Event{Peer: from, State: Failed, Err: err})

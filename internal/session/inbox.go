@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 
+	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
 )
@@ -28,8 +29,9 @@ type Incoming struct {
 	Peer string // the sender's peer ID
 	// Code and Path: the connection's verification code (the sender shows
 	// the same) and whether it is direct or relayed.
-	Code, Path string
-	Manifest   transfer.Manifest
+	Code     string
+	Path     peer.Path
+	Manifest transfer.Manifest
 }
 
 // Inbox is a receive link being held: whoever opens it sends files (and

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/transfer"
@@ -47,7 +48,7 @@ func TestInboxReceivesATreeAndText(t *testing.T) {
 	o, err := transfer.NewTextOffer("the door code is 4711\nhttps://example.org/map", src)
 	testutil.Must(t, err)
 	var code string
-	err = session.Send(ctx, cfg, in.Link(), o, session.SendOptions{OnConnected: func(c, _ string) { code = c }})
+	err = session.Send(ctx, cfg, in.Link(), o, session.SendOptions{OnConnected: func(c string, _ peer.Path) { code = c }})
 	testutil.Must(t, err)
 	id := <-ev.done
 	e := ev.final(id)

@@ -22,7 +22,7 @@ type ReceiveOptions struct {
 	// OnConnected, if set, is called once the peer connection is up, before
 	// the manifest arrives, with the verification code the sender shows
 	// too and whether the connection is direct or relayed.
-	OnConnected func(code, path string)
+	OnConnected func(code string, path peer.Path)
 	// OnStall, if set, is called from another goroutine while no data
 	// arrives, with the likely cause (see transfer.ReceiveOptions.OnStall).
 	OnStall func(idle time.Duration, cause string)
@@ -64,7 +64,7 @@ type SendOptions struct {
 	// OnConnected, if set, is called once the peer connection is up, with
 	// the verification code the receiver shows too and whether the
 	// connection is direct or relayed.
-	OnConnected func(code, path string)
+	OnConnected func(code string, path peer.Path)
 	// Progress, if set, is called as in transfer.SendOptions.
 	Progress func(transfer.Progress)
 	// OnStall, if set, is called from another goroutine while no data
@@ -132,7 +132,7 @@ func joinOnce(ctx context.Context, cfg Config, link wire.Link, stream func(conte
 	}
 	defer sig.Close()
 	ch := &signedChannel{sig: sig, remote: link.ID, auth: wire.NewGuestAuth(key), log: cfg.logger()}
-	p, err := peer.New(peer.NewAPI(cfg.Peer), cfg.Peer, peer.Answerer, func(sg wire.Signal) { ch.send(ctx, sg) })
+	p, err := peer.New(peer.NewAPI(cfg.Peer), cfg.peerConfig(sig), peer.Answerer, func(sg wire.Signal) { ch.send(ctx, sg) })
 	if err != nil {
 		return err
 	}

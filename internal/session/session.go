@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/epicshare/epicshare/internal/peer"
+	"github.com/epicshare/epicshare/internal/signal"
 	"github.com/epicshare/epicshare/internal/wire"
 )
 
@@ -40,6 +41,17 @@ func (c Config) logger() *slog.Logger {
 		return c.Logger
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// peerConfig is c.Peer for one connection over sig: with the ICE servers
+// the broker offers right now when the caller listed none of its own
+// (a list in Settings overrides the broker's).
+func (c Config) peerConfig(sig *signal.Conn) peer.Config {
+	pc := c.Peer
+	if len(pc.ICEServers) == 0 {
+		pc.ICEServers = sig.ICEServers()
+	}
+	return pc
 }
 
 func (c Config) connectTimeout() time.Duration {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
 )
@@ -38,7 +39,7 @@ type Event struct {
 	// the other side shows the same one.
 	Code string
 	// Path says whether the connection is direct or relayed.
-	Path string
+	Path peer.Path
 	// Stalled, while no data moves, says for how long and the likely
 	// cause; it is empty again with the next progress.
 	Stalled string

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -140,9 +141,9 @@ func TestReplayingRelay(t *testing.T) {
 	s := share(t, ctx, relay(t, broker(t), twice), ev, src)
 	var codes []string
 	out := t.TempDir()
-	_, err := session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{OnConnected: func(c, path string) {
+	_, err := session.Receive(ctx, cfg, s.Link(), out, session.ReceiveOptions{OnConnected: func(c string, path peer.Path) {
 		codes = append(codes, c)
-		if path != "direct" {
+		if path != peer.PathDirect {
 			t.Errorf("path %q on loopback, want direct", path)
 		}
 	}})
