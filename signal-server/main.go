@@ -1,7 +1,8 @@
 // Command signal-server runs the EpicShare broker: peers connect over a
 // WebSocket, get an ID (random, or derived from a token they present) and
 // exchange signaling messages by ID; the files themselves never pass
-// through it. See package rendezvous.
+// through it. See package rendezvous. It serves plain http, or https and
+// wss itself (tls.go).
 package main
 
 import (
@@ -29,6 +30,15 @@ connected right now, and never sees a link's secret or a file. A restart
 does not break share links: a sharing app reconnects with its private
 token and gets the same ID back.
 
+It speaks plain http unless given a certificate: --tls-cert and --tls-key
+(re-read when the files change, so a renewal needs no restart), or
+--acme-domain (certificates from Let's Encrypt, kept in --state-dir). Then
+--addr (say :443) serves https and wss, and plain http on --http-addr
+redirects every request to https, answers /healthz and, with ACME, the
+http-01 challenge.
+Handshakes for a name the certificate does not cover, or without a name
+(unless the certificate names the IP address connected to), are refused.
+
 Flags:
 `
 
@@ -46,16 +56,70 @@ func main() {
 	}
 }
 
+// errUsage is returned for flag misuse, once the reason went to stderr.
 var errUsage = errors.New("usage")
 
 // run serves until ctx ends. Logs and usage go to stderr.
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	s, err := configure(args, stderr)
+	if err != nil {
+		return err
+	}
+	return s.serve(ctx)
+}
+
+// server is what the flags asked for.
+type server struct {
+	log    *slog.Logger
+	addr   string
+	broker rendezvous.Config
+	tls    *tlsServer // nil: plain http
+}
+
+// configure parses the flags and builds what they name, reading the
+// certificate files, without listening yet.
+func configure(args []string, stderr io.Writer) (*server, error) {
 	fs := flag.NewFlagSet("signal-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { printUsage(stderr, fs) }
-	addr := fs.String("addr", ":8080", "listen on this `host:port` (port 0 picks a free one)")
+	s := &server{}
+	fs.StringVar(&s.addr, "addr", ":8080", "listen on this `host:port` (port 0 picks a free one)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
-	var cfg rendezvous.Config
+	brokerFlags(fs, &s.broker)
+	var tf tlsFlags
+	tf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, errUsage
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError(stderr, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return nil, usageError(stderr, fmt.Errorf("bad --log-level %q", *level))
+	}
+	if err := tf.check(fs); err != nil {
+		return nil, usageError(stderr, err)
+	}
+	s.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	s.broker.Logger = s.log
+	if tf.on() {
+		t, err := newTLSServer(tf, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.tls = t
+		s.broker.Collectors = append(s.broker.Collectors, t.refused)
+		s.broker.Logger = slog.New(t.countHandshakeErrors(s.log.Handler()))
+	}
+	return s, nil
+}
+
+// brokerFlags registers the flags of the broker's limits.
+func brokerFlags(fs *flag.FlagSet, cfg *rendezvous.Config) {
 	fs.IntVar(&cfg.MaxPeersPerIP, "max-peers-per-ip", rendezvous.DefaultMaxPeersPerIP, "at most `n` sockets open from one IP address")
 	fs.Float64Var(&cfg.MessageRate, "rate", rendezvous.DefaultMessageRate, "`n` messages per second one socket may send, sustained")
 	fs.IntVar(&cfg.MessageBurst, "burst", rendezvous.DefaultMessageBurst, "`n` messages one socket may send in a burst")
@@ -65,32 +129,30 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		return nil
 	})
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "signal-server: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
-	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(stderr, "signal-server: bad --log-level %q\n", *level)
-		return errUsage
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+}
 
-	ln, err := net.Listen("tcp", *addr)
+// serve listens and serves until ctx ends.
+func (s *server) serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String())
-	cfg.Logger = log
-	err = rendezvous.New(cfg).Serve(ctx, ln)
-	log.Info("stopped")
+	b := rendezvous.New(s.broker)
+	if s.tls == nil {
+		s.log.Info("listening", "addr", ln.Addr().String(), "scheme", "http")
+		err = b.Serve(ctx, ln)
+	} else {
+		s.log.Info("listening", "addr", ln.Addr().String(), "scheme", "https")
+		err = s.tls.serve(ctx, ln, b.Serve)
+	}
+	s.log.Info("stopped")
 	return err
+}
+
+// usageError reports flag misuse on w and returns errUsage.
+func usageError(w io.Writer, err error) error {
+	fmt.Fprintf(w, "signal-server: %v\n", err)
+	return errUsage
 }
 
 // printUsage lists the flags one per line, unlike flag.PrintDefaults.
