@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/epicshare/epicshare/internal/relay"
 	"github.com/epicshare/epicshare/internal/rendezvous"
 )
 
@@ -70,10 +71,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 
 // server is what the flags asked for.
 type server struct {
-	log    *slog.Logger
-	addr   string
-	broker rendezvous.Config
-	tls    *tlsServer // nil: plain http
+	log      *slog.Logger
+	addr     string
+	broker   rendezvous.Config
+	tls      *tlsServer    // nil: plain http
+	relay    *relay.Config // nil: no STUN or TURN
+	stateDir string
 }
 
 // configure parses the flags and builds what they name, reading the
@@ -88,6 +91,8 @@ func configure(args []string, stderr io.Writer) (*server, error) {
 	brokerFlags(fs, &s.broker)
 	var tf tlsFlags
 	tf.register(fs)
+	var rf relayFlags
+	rf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -106,6 +111,11 @@ func configure(args []string, stderr io.Writer) (*server, error) {
 	}
 	s.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	s.broker.Logger = s.log
+	s.stateDir = tf.stateDir
+	var err error
+	if s.relay, err = rf.config(s.log.With("part", "relay")); err != nil {
+		return nil, usageError(stderr, err)
+	}
 	if tf.on() {
 		t, err := newTLSServer(tf, s.log)
 		if err != nil {
@@ -133,6 +143,15 @@ func brokerFlags(fs *flag.FlagSet, cfg *rendezvous.Config) {
 
 // serve listens and serves until ctx ends.
 func (s *server) serve(ctx context.Context) error {
+	if s.relay != nil {
+		r, err := s.startRelay()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		s.broker.ICE = r
+		s.broker.Collectors = append(s.broker.Collectors, r.Collectors()...)
+	}
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return err
@@ -147,6 +166,30 @@ func (s *server) serve(ctx context.Context) error {
 	}
 	s.log.Info("stopped")
 	return err
+}
+
+// startRelay starts the STUN and TURN server, with the secret of its
+// credentials from the state directory (made there on the first run).
+func (s *server) startRelay() (*relay.Server, error) {
+	dir := s.stateDir
+	if dir == "" {
+		var err error
+		if dir, err = defaultStateDir(); err != nil {
+			return nil, err
+		}
+	}
+	secret, err := relay.LoadOrCreateSecret(dir)
+	if err != nil {
+		return nil, fmt.Errorf("TURN secret: %w", err)
+	}
+	cfg := *s.relay
+	cfg.Secret = secret
+	r, err := relay.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start STUN and TURN: %w", err)
+	}
+	s.log.Info("relay listening", "addr", r.Addr().String(), "public_ip", cfg.PublicIP, "ports", fmt.Sprintf("%d-%d", cfg.MinPort, cfg.MaxPort))
+	return r, nil
 }
 
 // usageError reports flag misuse on w and returns errUsage.

@@ -42,7 +42,7 @@ func (f *tlsFlags) register(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&f.acmeEmail, "acme-email", "", "contact `address` of the ACME account, for expiry notices (optional)")
 	fs.StringVar(&f.acmeDirectory, "acme-directory", acme.LetsEncryptURL, "ACME directory `URL`; Let's Encrypt's staging one is https://acme-staging-v02.api.letsencrypt.org/directory")
-	fs.StringVar(&f.stateDir, "state-dir", "", "keep the ACME account and certificates under this `dir`, created 0700 (default /var/lib/epicshare-signal as root, else $XDG_STATE_HOME/epicshare-signal or ~/.local/state/epicshare-signal)")
+	fs.StringVar(&f.stateDir, "state-dir", "", "keep the TURN secret and the ACME account and certificates under this `dir`, created 0700 (default /var/lib/epicshare-signal as root, else $XDG_STATE_HOME/epicshare-signal or ~/.local/state/epicshare-signal)")
 	fs.StringVar(&f.httpAddr, "http-addr", ":80", "with https on, plain http on this `host:port` redirects to https, answers /healthz and ACME's http-01 challenge; empty for none")
 }
 
@@ -66,8 +66,8 @@ func (f *tlsFlags) check(fs *flag.FlagSet) error {
 		return errors.New("--tls-cert and --acme-domain exclude each other: give one source of certificates")
 	case set["http-addr"] && !f.on():
 		return errors.New("--http-addr needs --tls-cert or --acme-domain")
-	case !useACME && (set["acme-email"] || set["acme-directory"] || set["state-dir"]):
-		return errors.New("--acme-email, --acme-directory and --state-dir need --acme-domain")
+	case !useACME && (set["acme-email"] || set["acme-directory"]):
+		return errors.New("--acme-email and --acme-directory need --acme-domain")
 	case set["acme-email"] && !strings.Contains(f.acmeEmail, "@"):
 		return fmt.Errorf("bad --acme-email %q: want an email address", f.acmeEmail)
 	}

@@ -342,7 +342,6 @@ func TestTLSFlagErrors(t *testing.T) {
 		{"http-addr without TLS", []string{"--http-addr", ":0"}, true, "--http-addr needs --tls-cert or --acme-domain"},
 		{"ACME email without domain", []string{"--acme-email", "a@share.test"}, true, "need --acme-domain"},
 		{"ACME directory without domain", []string{"--acme-directory", "https://ca.test/dir"}, true, "need --acme-domain"},
-		{"state dir without ACME", []string{"--state-dir", dir}, true, "need --acme-domain"},
 		{"wildcard domain", []string{"--acme-domain", "*.share.test"}, true, `bad --acme-domain "*.share.test"`},
 		{"IP as domain", []string{"--acme-domain", "127.0.0.1"}, true, "an IP address"},
 		{"single label", []string{"--acme-domain", "share"}, true, "fully qualified"},
