@@ -58,6 +58,11 @@ func binaries(t testing.TB) (epicshare, signalServer string) {
 }
 
 func TestMain(m *testing.M) {
+	if u := os.Getenv(fetchEnv); u != "" {
+		// Not a test run: this binary was started inside a namespace to
+		// fetch u from there (see netLab.metric).
+		os.Exit(fetch(u))
+	}
 	code := m.Run()
 	for _, dir := range cleanup {
 		os.RemoveAll(dir)
