@@ -347,8 +347,11 @@ func reachNote(link wire.Link) string {
 	}
 	ip = ip.Unmap()
 	cgnat := netip.MustParsePrefix("100.64.0.0/10")
-	if ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || cgnat.Contains(ip) {
-		return "Works on this network only: " + host + " is a private address. For a device elsewhere, choose a signal server in Settings."
+	switch {
+	case ip.IsLoopback():
+		return "Works on this computer only: " + host + " is its own address. For another device, choose a signal server in Settings."
+	case ip.IsPrivate() || ip.IsLinkLocalUnicast() || cgnat.Contains(ip):
+		return "Works on this network only: " + host + " cannot be reached from the internet. For a device elsewhere, choose a signal server in Settings."
 	}
 	return ""
 }

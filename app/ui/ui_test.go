@@ -130,6 +130,17 @@ func TestShareShowsAScannableQRCode(t *testing.T) {
 	if res.GetText() != link || !strings.Contains(link, "/s/") {
 		t.Fatalf("QR says %q, link is %q", res.GetText(), link)
 	}
+	// The built-in server of the tests is on 127.0.0.1: the link says
+	// that no device elsewhere can open it.
+	var reach string
+	onUI(func() {
+		if u.send.reach.Visible() {
+			reach = u.send.reach.Text
+		}
+	})
+	if !strings.Contains(reach, "Works on this computer only: 127.0.0.1") {
+		t.Errorf("under the link: %q, want the LAN-only note", reach)
+	}
 	onUI(func() { test.Tap(findButton(t, u.send.sharing, "Stop sharing")) })
 	eventually(t, 10*time.Second, "the share to stop", func() bool { return !u.send.active() })
 }
@@ -375,6 +386,19 @@ func TestBrokenTransferResumesThroughTheWidgets(t *testing.T) {
 	}
 	if testutil.Digest(t, out) != testutil.Digest(t, src) {
 		t.Error("the resumed file differs")
+	}
+}
+
+func TestParseICEServers(t *testing.T) {
+	got, err := parseICEServers("\n stun:stun.example.org:3478\nturn:turn.example.org:3478 alice s3cret\n\nturn:nopassword.example.org\n")
+	if len(got) != 2 || got[1].Username != "alice" || got[1].Credential != "s3cret" {
+		t.Errorf("kept %+v, want the two good lines", got)
+	}
+	if err == nil || !strings.HasPrefix(err.Error(), "line 5:") {
+		t.Errorf("error %v, want one naming line 5", err)
+	}
+	if got, err := parseICEServers(""); len(got) != 0 || err != nil {
+		t.Errorf("empty: %v, %v", got, err)
 	}
 }
 
