@@ -40,6 +40,14 @@ http-01 challenge.
 Handshakes for a name the certificate does not cover, or without a name
 (unless the certificate names the IP address connected to), are refused.
 
+It also serves STUN, and TURN over UDP and TCP, on --turn-addr (needs
+--turn-public-ip when listening on all addresses; off without it), and
+hands every peer the servers' URLs with TURN credentials of its own in
+its welcome, renewed before they expire. The relay refuses to send to
+loopback, private, link-local, multicast and its own addresses unless
+--turn-allow opens a range. The credentials' secret is kept in
+--state-dir.
+
 Flags:
 `
 

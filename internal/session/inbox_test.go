@@ -165,6 +165,15 @@ func TestInboxTenSendersAtOnce(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// A sender is done once the inbox confirmed the last file; the inbox
+	// removes its resume journal just after. Its own Done comes then.
+	for range n {
+		select {
+		case <-ev.done:
+		case <-ctx.Done():
+			t.Fatal("the inbox did not finish every sender")
+		}
+	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != n {
 		t.Errorf("inbox holds %d entries, want %d", len(entries), n)
