@@ -20,7 +20,7 @@ func BenchmarkAcrossNATs(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	srv := lab.server(ctx)
-	from, direct, symmetric := lab.device(1, false), lab.device(2, false), lab.device(3, true)
+	from, direct, symmetric := lab.device(1, keepsPorts), lab.device(2, keepsPorts), lab.device(3, symmetric)
 	epicshare, _ := binaries(b)
 	const size = 256 << 20
 	src := bigFile(b, size)

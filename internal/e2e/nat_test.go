@@ -20,7 +20,7 @@ import (
 // nothing on the machine's real interfaces:
 //
 //	inet   198.51.100.1/24 on a bridge: the signal server (https, STUN, TURN)
-//	natN   router: wan 198.51.100.1N on the bridge, lan 10.N.0.1/24, nftables masquerade
+//	natN   router: wan 198.51.100.1N on the bridge, lan 10.N.0.1/24, nftables masquerade (natKind)
 //	hN     a device: 10.N.0.2/24, default route through natN
 //
 // 198.51.100.0/24 is a documentation range (TEST-NET-2): public to the
@@ -89,14 +89,27 @@ func (l *netLab) in(name string, cmds ...string) {
 	}
 }
 
-// device adds router natN and device hN behind it; symmetric picks the
-// NAT's kind. It returns the device's namespace name.
-func (l *netLab) device(n int, symmetric bool) string {
+// natKind is how a lab router treats its devices' traffic.
+type natKind int
+
+const (
+	// keepsPorts: plain masquerade, endpoint-independent mapping.
+	keepsPorts natKind = iota
+	// symmetric: a new random port for every destination.
+	symmetric
+	// tcpOnly: keeps ports, but forwards no UDP at all, as some
+	// corporate and hotel networks do; only TURN over TCP gets out.
+	tcpOnly
+)
+
+// device adds router natN of kind and device hN behind it, and returns
+// the device's namespace name.
+func (l *netLab) device(n int, kind natKind) string {
 	l.t.Helper()
 	router, host := fmt.Sprintf("nat%d", n), fmt.Sprintf("h%d", n)
 	wanIP := fmt.Sprintf("198.51.100.%d", 10+n)
 	masquerade := "masquerade"
-	if symmetric {
+	if kind == symmetric {
 		masquerade = "masquerade random,fully-random"
 	}
 	l.namespace(router, "sysctl -q -w net.ipv4.ip_forward=1",
@@ -117,6 +130,11 @@ func (l *netLab) device(n int, symmetric bool) string {
 		"nft add table ip filter",
 		"nft add chain ip filter input { type filter hook input priority 0 ; }",
 		"nft add rule ip filter input iifname wan ct state new drop")
+	if kind == tcpOnly {
+		l.in(router,
+			"nft add chain ip filter forward { type filter hook forward priority 0 ; }",
+			"nft add rule ip filter forward meta l4proto udp drop")
+	}
 	l.in(host,
 		fmt.Sprintf("ip addr add 10.%d.0.2/24 dev eth0", n), "ip link set eth0 up",
 		fmt.Sprintf("ip route add default via 10.%d.0.1", n))
@@ -193,7 +211,7 @@ func TestAcrossNATs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	srv := lab.server(ctx)
-	a, b, c := lab.device(1, false), lab.device(2, false), lab.device(3, true)
+	a, b, c, d := lab.device(1, keepsPorts), lab.device(2, keepsPorts), lab.device(3, symmetric), lab.device(4, tcpOnly)
 	epicshare, _ := binaries(t)
 	ice := []string{"--interface", "eth0"}
 
@@ -216,6 +234,8 @@ func TestAcrossNATs(t *testing.T) {
 		// A sender that keeps its addresses to itself, where a direct
 		// path exists.
 		{"relay-only", b, "relayed (TURN)", []string{"--relay-only"}},
+		// A receiver whose network lets no UDP out: TURN over TCP.
+		{"tcp-only", d, "relayed (TURN)", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := t.TempDir()
