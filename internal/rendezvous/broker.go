@@ -7,6 +7,13 @@
 // a returning token holder its old ID. The transfer itself never passes
 // through here.
 //
+// Where peers live is behind one small interface, Hub (hub.go): the
+// per-socket logic here (limits, stamping the sender, contacts, "left")
+// claims an ID for a socket, delivers envelopes to IDs and releases the
+// ID, and never knows whether the holder is in this process
+// (NewLocalHub, the default) or on another node. Package hubtest checks
+// a Hub against these promises with peers on two brokers.
+//
 // The protocol is defined in package wire. Each socket has one reader
 // goroutine (the HTTP handler's) and one writer goroutine fed by a bounded
 // queue: a peer that does not read fast enough is disconnected rather than
@@ -25,7 +32,6 @@ package rendezvous
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -35,7 +41,6 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/epicshare/epicshare/internal/wire"
 )
@@ -84,6 +89,9 @@ type Config struct {
 	// Collectors are added to the figures at /metrics: the relay's, the
 	// TLS listener's.
 	Collectors []prometheus.Collector
+	// Hub is where peers live (NewLocalHub, the default: in this
+	// process).
+	Hub Hub
 }
 
 // ICEProvider makes the ICE servers a peer may use (package relay has
@@ -127,6 +135,9 @@ func (c *Config) setDefaults() {
 	if c.MessageBurst <= 0 {
 		c.MessageBurst = DefaultMessageBurst
 	}
+	if c.Hub == nil {
+		c.Hub = NewLocalHub()
+	}
 }
 
 // Broker routes signaling messages between connected peers.
@@ -137,12 +148,13 @@ type Broker struct {
 	upgrader websocket.Upgrader
 
 	metrics *metrics
+	hub     Hub
 
-	mu     sync.Mutex
-	peers  map[string]*client
-	perIP  map[string]int
-	closed bool
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	clients map[*client]struct{} // the sockets that speak for an ID
+	perIP   map[string]int
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // New returns a broker; it is an http.Handler for the routes listed in
@@ -153,7 +165,8 @@ func New(cfg Config) *Broker {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		mux:     http.NewServeMux(),
-		peers:   make(map[string]*client),
+		hub:     cfg.Hub,
+		clients: make(map[*client]struct{}),
 		perIP:   make(map[string]int),
 		metrics: newMetrics(cfg.Collectors),
 	}
@@ -176,11 +189,11 @@ func New(cfg Config) *Broker {
 
 func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.mux.ServeHTTP(w, r) }
 
-// Peers returns the number of connected peers.
+// Peers returns the number of peers connected to this broker.
 func (b *Broker) Peers() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.peers)
+	return len(b.clients)
 }
 
 // Close disconnects every peer with wire.CloseGoingAway and waits until
@@ -188,8 +201,8 @@ func (b *Broker) Peers() int {
 func (b *Broker) Close() {
 	b.mu.Lock()
 	b.closed = true
-	peers := make([]*client, 0, len(b.peers))
-	for _, c := range b.peers {
+	peers := make([]*client, 0, len(b.clients))
+	for c := range b.clients {
 		peers = append(peers, c)
 	}
 	b.mu.Unlock()
@@ -225,26 +238,6 @@ func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
 		return serr
 	}
 	return err
-}
-
-// client is one connected peer.
-type client struct {
-	b    *Broker
-	id   string
-	conn *websocket.Conn
-	send chan []byte // bounded queue for the writer goroutine
-	host string      // the Host of its handshake, for its ICE servers
-
-	// contacts are the peers this one exchanged messages with; guarded by b.mu.
-	contacts map[string]struct{}
-
-	limit      *rate.Limiter
-	lastNotice time.Time // when it was last told it is rate limited
-
-	once      sync.Once
-	done      chan struct{} // closed to stop the writer
-	closeCode int
-	closeText string
 }
 
 func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
@@ -288,19 +281,15 @@ func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
 		}
 		token = tokens[0]
 	}
-	c := &client{
-		b: b, conn: conn, send: make(chan []byte, b.cfg.SendQueue), host: r.Host, contacts: map[string]struct{}{}, done: make(chan struct{}),
-		limit: rate.NewLimiter(rate.Limit(b.cfg.MessageRate), b.cfg.MessageBurst),
-	}
-	ok, replaced := b.register(c, token)
+	c := newClient(b, conn, r.Host)
+	replaced, ok := b.register(c, token)
 	if !ok {
 		refuse(wire.CloseGoingAway, "server shutting down")
 		return
 	}
-	if replaced != nil {
+	if replaced {
 		b.log.Debug("peer ID taken over by a new connection", "peer", c.id, "remote", r.RemoteAddr)
 		b.metrics.connRefused.WithLabelValues("replaced").Inc()
-		replaced.shutdown(wire.CloseReplaced, "a newer connection with the same token took over this peer ID")
 	}
 	b.log.Debug("peer connected", "peer", c.id, "remote", r.RemoteAddr)
 	welcome := wire.Envelope{Type: wire.TypeWelcome, ID: c.id}
@@ -318,222 +307,80 @@ func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
 	b.log.Debug("peer left", "peer", c.id)
 }
 
-// register gives c its ID: TokenID(token) with a token, else a random
-// one. If a token's ID is connected already, c takes it over, with its
-// contacts, and the older client is returned for the caller to close:
-// only the token holder can do this, and its older socket is most likely
+// register gives c its ID, TokenID(token) with a token, else a random
+// one, and claims it on the hub. If a token's ID is connected already
+// (on this node or another), c takes it over, with its contacts: only
+// the token holder can do this, and its older socket is most likely
 // half-dead (a laptop that slept, a NAT that forgot the mapping).
-func (b *Broker) register(c *client, token string) (ok bool, replaced *client) {
+func (b *Broker) register(c *client, token string) (replaced, ok bool) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
-		return false, nil
+		b.mu.Unlock()
+		return false, false
 	}
+	b.clients[c] = struct{}{}
+	b.metrics.peers.Inc()
+	b.wg.Add(1) // for the handler, released in unregister
+	b.mu.Unlock()
 	if token != "" {
 		c.id = wire.TokenID(token)
-		replaced = b.peers[c.id]
-	} else {
-		for {
-			c.id = wire.NewPeerID()
-			if _, taken := b.peers[c.id]; !taken {
-				break
-			}
+		contacts, err := b.hub.Claim(c.id, c, true)
+		if err != nil {
+			b.log.Error("claim a peer ID", "err", err)
+		}
+		c.addContacts(contacts)
+		return contacts != nil, true
+	}
+	for {
+		c.id = wire.NewPeerID()
+		if _, err := b.hub.Claim(c.id, c, false); !errors.Is(err, ErrIDTaken) {
+			return false, true
 		}
 	}
-	if replaced != nil {
-		// The ID lives on: whoever talked to it still does, and nobody
-		// is told it left.
-		c.contacts, replaced.contacts = replaced.contacts, nil
-	} else {
-		b.metrics.peers.Inc()
-	}
-	b.peers[c.id] = c
-	b.wg.Add(1) // for the handler, released in unregister
-	return true, replaced
 }
 
-// unregister forgets c and tells its contacts that it left, unless a newer
-// connection took its ID over.
-func (b *Broker) unregister(c *client) {
+// forget removes c from the broker's sockets, once.
+func (b *Broker) forget(c *client) {
 	b.mu.Lock()
-	var notify []*client
-	if b.peers[c.id] == c {
-		delete(b.peers, c.id)
+	defer b.mu.Unlock()
+	if _, ok := b.clients[c]; ok {
+		delete(b.clients, c)
 		b.metrics.peers.Dec()
-		for id := range c.contacts {
-			if b.closed {
-				break // every peer is going away: no left notices
-			}
-			if other, ok := b.peers[id]; ok {
-				delete(other.contacts, c.id)
-				notify = append(notify, other)
-			}
-		}
 	}
-	c.contacts = nil
+}
+
+// unregister releases c's ID and tells its contacts that it left,
+// unless a newer connection took the ID over or the broker is closing
+// (every peer is going away: no left notices).
+func (b *Broker) unregister(c *client) {
+	b.hub.Release(c.id, c)
+	b.forget(c)
+	b.mu.Lock()
+	closing := b.closed
 	b.mu.Unlock()
-	for _, other := range notify {
-		other.enqueue(wire.Envelope{Type: wire.TypeLeft, Peer: c.id})
+	if contacts := c.leave(); !closing {
+		for _, id := range contacts {
+			b.hub.Deliver(id, wire.Envelope{Type: wire.TypeLeft, Peer: c.id}) // gone too: nobody to tell
+		}
 	}
 	c.shutdown(websocket.CloseNormalClosure, "")
 	b.wg.Done()
 }
 
-func (c *client) readLoop() {
-	cfg := c.b.cfg
-	c.conn.SetReadLimit(cfg.MaxMessageBytes)
-	c.conn.SetReadDeadline(time.Now().Add(cfg.PongWait))
-	c.conn.SetPongHandler(func(string) error {
-		return c.conn.SetReadDeadline(time.Now().Add(cfg.PongWait))
-	})
-	for {
-		typ, msg, err := c.conn.ReadMessage()
-		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				c.b.log.Warn("peer sent an oversized message", "peer", c.id)
-				c.b.metrics.refused.WithLabelValues(wire.CodeTooLarge).Inc()
-			}
-			return
-		}
-		c.conn.SetReadDeadline(time.Now().Add(cfg.PongWait))
-		if !c.limit.Allow() {
-			c.b.metrics.refused.WithLabelValues(wire.CodeRateLimited).Inc()
-			// Say so at most once a second: a flood must not turn into
-			// a flood of replies.
-			if now := time.Now(); now.Sub(c.lastNotice) >= time.Second {
-				c.lastNotice = now
-				c.refuse(wire.CodeRateLimited, "", "too many messages; slow down")
-			}
-			continue
-		}
-		if typ != websocket.TextMessage {
-			c.refuse(wire.CodeBadMessage, "", "messages must be JSON text")
-			continue
-		}
-		env, err := wire.DecodeEnvelope(msg)
-		if err == nil && env.Type != wire.TypeSend {
-			err = errors.New("peers may only send messages of type send")
-		}
-		if err != nil {
-			c.refuse(wire.CodeBadMessage, "", err.Error())
-			continue
-		}
-		c.b.route(c, env)
-	}
-}
-
 // route delivers env from c to its target, stamping the real sender.
 func (b *Broker) route(from *client, env wire.Envelope) {
-	b.mu.Lock()
-	if b.peers[from.id] != from {
+	if from.isReplaced() {
 		// A connection being replaced by a newer one with its token:
 		// the ID speaks through the new one only.
-		b.mu.Unlock()
 		return
 	}
-	to, ok := b.peers[env.To]
-	if ok && to != from {
-		from.contacts[to.id] = struct{}{}
-		to.contacts[from.id] = struct{}{}
+	if env.To != from.id {
+		from.addContacts([]string{env.To})
 	}
-	b.mu.Unlock()
-	if !ok {
+	if err := b.hub.Deliver(env.To, wire.Envelope{Type: wire.TypeMessage, From: from.id, Data: env.Data}); err != nil {
+		from.dropContact(env.To)
 		from.refuse(wire.CodeUnknownPeer, env.To, "no peer with that ID is connected")
 		return
 	}
-	if to.enqueue(wire.Envelope{Type: wire.TypeMessage, From: from.id, Data: env.Data}) {
-		b.metrics.routed.Inc()
-	}
-}
-
-func (c *client) refuse(code, to, msg string) {
-	c.b.metrics.refused.WithLabelValues(code).Inc()
-	c.enqueue(wire.Envelope{Type: wire.TypeError, Code: code, To: to, Message: msg})
-}
-
-// enqueue queues env for c's writer and reports whether it did; a full
-// queue drops c.
-func (c *client) enqueue(env wire.Envelope) bool {
-	b, err := json.Marshal(env)
-	if err != nil {
-		c.b.log.Error("encode envelope", "err", err)
-		return false
-	}
-	select {
-	case <-c.done: // checked first: a peer being closed gets nothing more
-		return false
-	default:
-	}
-	select {
-	case c.send <- b:
-		return true
-	default:
-		// Its writer is likely stuck in a write: closing the socket ends
-		// that write now instead of after WriteWait.
-		c.b.log.Warn("dropping a peer that does not read its messages", "peer", c.id)
-		c.b.metrics.connRefused.WithLabelValues("slow-reader").Inc()
-		c.shutdown(websocket.ClosePolicyViolation, "too slow")
-		c.conn.Close()
-		return false
-	}
-}
-
-// shutdown makes the writer send a close frame and close the socket,
-// which also ends the reader.
-func (c *client) shutdown(code int, text string) {
-	c.once.Do(func() {
-		c.closeCode, c.closeText = code, text
-		close(c.done)
-	})
-}
-
-// renewal fires when credentials that expire at expires should be
-// replaced: when three quarters of their life (from now) have passed,
-// which leaves the peer time to use the new ones before the old expire.
-// It returns nil for credentials that never expire.
-func renewal(expires, now time.Time) <-chan time.Time {
-	if expires.IsZero() {
-		return nil
-	}
-	return time.After(max(expires.Sub(now)*3/4, time.Second))
-}
-
-func (c *client) writeLoop(renew <-chan time.Time) {
-	defer c.b.wg.Done()
-	cfg := c.b.cfg
-	ping := time.NewTicker(cfg.PingInterval)
-	defer ping.Stop()
-	defer c.conn.Close()
-	for {
-		select {
-		case <-renew:
-			servers, expires := cfg.ICE.ICEServers(c.host, c.id)
-			renew = renewal(expires, time.Now())
-			msg, err := json.Marshal(wire.Envelope{Type: wire.TypeICE, ICE: servers})
-			if err != nil {
-				c.b.log.Error("encode ICE servers", "err", err)
-				continue
-			}
-			c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-			if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
-				c.shutdown(websocket.CloseAbnormalClosure, "")
-				return
-			}
-		case msg := <-c.send:
-			c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-			if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
-				c.shutdown(websocket.CloseAbnormalClosure, "")
-				return
-			}
-		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteWait)); err != nil {
-				c.shutdown(websocket.CloseAbnormalClosure, "")
-				return
-			}
-		case <-c.done:
-			msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-			c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(cfg.WriteWait))
-			return
-		}
-	}
+	b.metrics.routed.Inc()
 }
