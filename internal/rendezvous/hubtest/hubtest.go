@@ -38,24 +38,33 @@ func Run(t *testing.T, nodes Nodes) {
 			hubs := nodes(t, 2)
 			urls := make([]string, len(hubs))
 			for i, h := range hubs {
-				b := rendezvous.New(rendezvous.Config{Hub: h, MessageRate: 10_000, MessageBurst: 10_000})
-				srv := httptest.NewServer(b)
-				t.Cleanup(func() { b.Close(); srv.Close() })
-				urls[i] = srv.URL
+				urls[i] = Serve(t, h)
 			}
 			tc.run(t, urls)
 		})
 	}
 }
 
-// peer is a raw socket to one node.
-type peer struct {
-	t  *testing.T
-	ws *websocket.Conn
-	id string
+// Serve runs a broker on hub, a node of its own, on a loopback socket
+// until the test ends, and returns its URL.
+func Serve(t *testing.T, hub rendezvous.Hub) string {
+	t.Helper()
+	b := rendezvous.New(rendezvous.Config{Hub: hub, MessageRate: 10_000, MessageBurst: 10_000})
+	srv := httptest.NewServer(b)
+	t.Cleanup(func() { b.Close(); srv.Close() })
+	return srv.URL
 }
 
-func connect(t *testing.T, url, token string) *peer {
+// Peer is a raw socket to one node, so tests see exactly what it sends.
+type Peer struct {
+	t  *testing.T
+	ws *websocket.Conn
+	ID string
+}
+
+// Connect opens a socket to the node at url, presenting token if not
+// empty, and reads its welcome.
+func Connect(t *testing.T, url, token string) *Peer {
 	t.Helper()
 	d := websocket.Dialer{Subprotocols: []string{wire.Subprotocol}}
 	header := map[string][]string{}
@@ -67,16 +76,17 @@ func connect(t *testing.T, url, token string) *peer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.Close() })
-	p := &peer{t: t, ws: ws}
-	if e := p.next(); e.Type != wire.TypeWelcome {
+	p := &Peer{t: t, ws: ws}
+	if e := p.Next(); e.Type != wire.TypeWelcome {
 		t.Fatalf("first message %+v, want a welcome", e)
 	} else {
-		p.id = e.ID
+		p.ID = e.ID
 	}
 	return p
 }
 
-func (p *peer) next() wire.Envelope {
+// Next is the next envelope p receives, within 10 s.
+func (p *Peer) Next() wire.Envelope {
 	p.t.Helper()
 	p.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, b, err := p.ws.ReadMessage()
@@ -90,9 +100,9 @@ func (p *peer) next() wire.Envelope {
 	return e
 }
 
-// nothing checks that p receives nothing for a while. The socket cannot
+// Nothing checks that p receives nothing for a while. The socket cannot
 // be read after that (gorilla ends it at a read timeout): last check only.
-func (p *peer) nothing(within time.Duration) {
+func (p *Peer) Nothing(within time.Duration) {
 	p.t.Helper()
 	p.ws.SetReadDeadline(time.Now().Add(within))
 	if _, b, err := p.ws.ReadMessage(); err == nil {
@@ -100,7 +110,8 @@ func (p *peer) nothing(within time.Duration) {
 	}
 }
 
-func (p *peer) send(to string, data string) {
+// Send asks p's node to deliver data to the peer to.
+func (p *Peer) Send(to string, data string) {
 	p.t.Helper()
 	b, _ := json.Marshal(wire.Envelope{Type: wire.TypeSend, To: to, Data: json.RawMessage(data)})
 	if err := p.ws.WriteMessage(websocket.TextMessage, b); err != nil {
@@ -109,50 +120,50 @@ func (p *peer) send(to string, data string) {
 }
 
 func fromStamped(t *testing.T, urls []string) {
-	a, b := connect(t, urls[0], ""), connect(t, urls[1], "")
-	a.send(b.id, `{"n":1}`)
-	if e := b.next(); e.Type != wire.TypeMessage || e.From != a.id || string(e.Data) != `{"n":1}` {
-		t.Fatalf("got %+v, want a message from %s", e, a.id)
+	a, b := Connect(t, urls[0], ""), Connect(t, urls[1], "")
+	a.Send(b.ID, `{"n":1}`)
+	if e := b.Next(); e.Type != wire.TypeMessage || e.From != a.ID || string(e.Data) != `{"n":1}` {
+		t.Fatalf("got %+v, want a message from %s", e, a.ID)
 	}
 	// A from of its own choosing is not taken: the broker decodes only
 	// send messages, and stamps the sender's ID on what it routes.
-	b.send(a.id, `{"n":2}`)
-	if e := a.next(); e.From != b.id {
-		t.Fatalf("got %+v, want it from %s", e, b.id)
+	b.Send(a.ID, `{"n":2}`)
+	if e := a.Next(); e.From != b.ID {
+		t.Fatalf("got %+v, want it from %s", e, b.ID)
 	}
 }
 
 func unknownTarget(t *testing.T, urls []string) {
-	a := connect(t, urls[0], "")
+	a := Connect(t, urls[0], "")
 	ghost := wire.NewPeerID()
-	a.send(ghost, `{}`)
-	if e := a.next(); e.Type != wire.TypeError || e.Code != wire.CodeUnknownPeer || e.To != ghost {
+	a.Send(ghost, `{}`)
+	if e := a.Next(); e.Type != wire.TypeError || e.Code != wire.CodeUnknownPeer || e.To != ghost {
 		t.Fatalf("got %+v, want unknown-peer for %s", e, ghost)
 	}
 }
 
 func leftReachesContacts(t *testing.T, urls []string) {
-	a, b, c := connect(t, urls[0], ""), connect(t, urls[1], ""), connect(t, urls[1], "")
-	a.send(b.id, `{}`)
-	b.next()
+	a, b, c := Connect(t, urls[0], ""), Connect(t, urls[1], ""), Connect(t, urls[1], "")
+	a.Send(b.ID, `{}`)
+	b.Next()
 	a.ws.Close()
-	if e := b.next(); e.Type != wire.TypeLeft || e.Peer != a.id {
-		t.Fatalf("got %+v, want left for %s", e, a.id)
+	if e := b.Next(); e.Type != wire.TypeLeft || e.Peer != a.ID {
+		t.Fatalf("got %+v, want left for %s", e, a.ID)
 	}
-	c.nothing(300 * time.Millisecond) // not a contact: told nothing
+	c.Nothing(300 * time.Millisecond) // not a contact: told nothing
 }
 
 func tokenTakeover(t *testing.T, urls []string) {
 	token := wire.NewToken()
-	old := connect(t, urls[0], token)
-	b := connect(t, urls[1], "")
-	b.send(old.id, `{"hello":1}`)
-	old.next()
+	old := Connect(t, urls[0], token)
+	b := Connect(t, urls[1], "")
+	b.Send(old.ID, `{"hello":1}`)
+	old.Next()
 	// The holder comes back on the other node: the new socket gets the
 	// ID, the old one is closed as replaced, and b is told nothing.
-	fresh := connect(t, urls[1], token)
-	if fresh.id != old.id {
-		t.Fatalf("token gave %s, then %s", old.id, fresh.id)
+	fresh := Connect(t, urls[1], token)
+	if fresh.ID != old.ID {
+		t.Fatalf("token gave %s, then %s", old.ID, fresh.ID)
 	}
 	old.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, _, err := old.ws.ReadMessage()
@@ -161,29 +172,29 @@ func tokenTakeover(t *testing.T, urls []string) {
 	}
 	// The first thing b hears after the takeover is the new socket
 	// speaking, not a "left".
-	fresh.send(b.id, `{"back":1}`)
-	if e := b.next(); e.Type != wire.TypeMessage || e.From != fresh.id {
+	fresh.Send(b.ID, `{"back":1}`)
+	if e := b.Next(); e.Type != wire.TypeMessage || e.From != fresh.ID {
 		t.Fatalf("got %+v, want the message of the returned holder", e)
 	}
-	b.send(fresh.id, `{"again":1}`)
-	if e := fresh.next(); e.From != b.id {
+	b.Send(fresh.ID, `{"again":1}`)
+	if e := fresh.Next(); e.From != b.ID {
 		t.Fatalf("got %+v, want b's message on the new socket", e)
 	}
 	// The contacts moved with the ID: when it really leaves, b is told.
 	fresh.ws.Close()
-	if e := b.next(); e.Type != wire.TypeLeft || e.Peer != fresh.id {
-		t.Fatalf("got %+v, want left for %s", e, fresh.id)
+	if e := b.Next(); e.Type != wire.TypeLeft || e.Peer != fresh.ID {
+		t.Fatalf("got %+v, want left for %s", e, fresh.ID)
 	}
 }
 
 func orderKept(t *testing.T, urls []string) {
-	a, b := connect(t, urls[0], ""), connect(t, urls[1], "")
+	a, b := Connect(t, urls[0], ""), Connect(t, urls[1], "")
 	const n = 100 // within the send queue (128): b reads only after
 	for i := range n {
-		a.send(b.id, fmt.Sprintf(`{"n":%d}`, i))
+		a.Send(b.ID, fmt.Sprintf(`{"n":%d}`, i))
 	}
 	for i := range n {
-		if e := b.next(); string(e.Data) != fmt.Sprintf(`{"n":%d}`, i) {
+		if e := b.Next(); string(e.Data) != fmt.Sprintf(`{"n":%d}`, i) {
 			t.Fatalf("message %d is %s", i, e.Data)
 		}
 	}
