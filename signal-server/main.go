@@ -48,6 +48,11 @@ loopback, private, link-local, multicast and its own addresses unless
 --turn-allow opens a range. The credentials' secret is kept in
 --state-dir.
 
+Several servers can share the load as nodes of one service: give each
+--nats with the same NATS cluster, and put a load balancer that passes
+WebSockets in front. Peers on any node reach peers on any other; a node
+cut off from NATS answers /healthz with 503.
+
 Flags:
 `
 
@@ -84,6 +89,7 @@ type server struct {
 	broker   rendezvous.Config
 	tls      *tlsServer    // nil: plain http
 	relay    *relay.Config // nil: no STUN or TURN
+	nats     natsFlags     // urls "": peers in this process only
 	stateDir string
 }
 
@@ -101,6 +107,7 @@ func configure(args []string, stderr io.Writer) (*server, error) {
 	tf.register(fs)
 	var rf relayFlags
 	rf.register(fs)
+	s.nats.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -115,6 +122,9 @@ func configure(args []string, stderr io.Writer) (*server, error) {
 		return nil, usageError(stderr, fmt.Errorf("bad --log-level %q", *level))
 	}
 	if err := tf.check(fs); err != nil {
+		return nil, usageError(stderr, err)
+	}
+	if err := s.nats.check(fs); err != nil {
 		return nil, usageError(stderr, err)
 	}
 	s.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
@@ -159,6 +169,14 @@ func (s *server) serve(ctx context.Context) error {
 		defer r.Close()
 		s.broker.ICE = r
 		s.broker.Collectors = append(s.broker.Collectors, r.Collectors()...)
+	}
+	if s.nats.urls != "" {
+		c, err := s.nats.connect(s.log.With("part", "nats"))
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		c.use(&s.broker)
 	}
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/epicshare/epicshare/internal/rendezvous"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -78,6 +79,10 @@ type Hub struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 
+	sent     *prometheus.CounterVec // envelopes to other nodes, by result
+	received prometheus.Counter     // envelopes from other nodes
+	latency  prometheus.Histogram   // request to another node → its reply
+
 	mu       sync.Mutex
 	local    map[string]*holder
 	remote   map[string]string              // remote peer → its node
@@ -114,6 +119,16 @@ func New(cfg Config) (*Hub, error) {
 		msgs: make(chan *nats.Msg, inbound), done: make(chan struct{}),
 		local: map[string]*holder{}, remote: map[string]string{},
 		watchers: map[string]map[string]struct{}{}, seen: map[string]time.Time{},
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "epicshare_nats_sent_total", Help: "Envelopes sent to peers on other nodes, by result.",
+		}, []string{"result"}),
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "epicshare_nats_received_total", Help: "Envelopes received from peers on other nodes.",
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "epicshare_nats_route_seconds", Help: "From an envelope sent to another node to that node's reply.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
+		}),
 	}
 	var err error
 	if h.beatSub, err = h.nc.ChanSubscribe(h.subject("node", "*"), h.msgs); err != nil {
@@ -123,6 +138,11 @@ func New(cfg Config) (*Hub, error) {
 	go h.dispatch()
 	go h.beat()
 	return h, nil
+}
+
+// Collectors are the hub's Prometheus figures.
+func (h *Hub) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{h.sent, h.received, h.latency}
 }
 
 // Node is this hub's node ID, as other nodes know it.
@@ -245,14 +265,19 @@ func (h *Hub) Deliver(to string, env wire.Envelope) error {
 	msg := nats.NewMsg(h.subject("peer", to))
 	msg.Data = data
 	msg.Header.Set(nodeHeader, h.node)
+	t0 := time.Now()
 	resp, err := h.nc.RequestMsg(msg, h.cfg.Timeout)
 	if errors.Is(err, nats.ErrNoResponders) {
+		h.sent.WithLabelValues("no-peer").Inc()
 		return rendezvous.ErrNoPeer
 	}
 	if err != nil {
+		h.sent.WithLabelValues("error").Inc()
 		h.log.Warn("delivering to another node", "peer", to, "err", err)
 		return rendezvous.ErrNoPeer
 	}
+	h.latency.Observe(time.Since(t0).Seconds())
+	h.sent.WithLabelValues("delivered").Inc()
 	if env.Type == wire.TypeMessage {
 		h.watch(to, string(resp.Data), env.From)
 	}
@@ -334,6 +359,7 @@ func (h *Hub) onEnvelope(id string, msg *nats.Msg) {
 	if env.Type == wire.TypeMessage {
 		h.watch(env.From, msg.Header.Get(nodeHeader), id)
 	}
+	h.received.Inc()
 	hd.m.Receive(env)
 	msg.Respond([]byte(h.node))
 }

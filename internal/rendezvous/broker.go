@@ -92,6 +92,9 @@ type Config struct {
 	// Hub is where peers live (NewLocalHub, the default: in this
 	// process).
 	Hub Hub
+	// Health, if set, is asked by /healthz: an error makes it answer 503
+	// with the error's text (a node cut off from its cluster).
+	Health func() error
 }
 
 // ICEProvider makes the ICE servers a peer may use (package relay has
@@ -177,6 +180,14 @@ func New(cfg Config) *Broker {
 	b.mux.HandleFunc("GET "+wire.SocketPath, b.serveSocket)
 	b.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if cfg.Health != nil {
+			if err := cfg.Health(); err != nil {
+				// A load balancer sends new sockets elsewhere.
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte(err.Error() + "\n"))
+				return
+			}
+		}
 		w.Write([]byte("ok\n"))
 	})
 	b.mux.Handle("GET "+wire.SharePath+"{id}", cfg.Page)
