@@ -3,9 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,5 +86,85 @@ func TestNodesThroughNATS(t *testing.T) {
 		if got, want := digest(t, out), digest(t, src); got != want {
 			t.Errorf("node %d: received tree differs", i+2)
 		}
+	}
+}
+
+// balancer is a TCP load balancer on loopback, as a deployment puts in
+// front of its nodes: each connection goes to the next backend in turn,
+// skipping those that refuse it.
+type balancer struct {
+	ln       net.Listener
+	backends []string // host:port
+	next     atomic.Int64
+}
+
+func newBalancer(t testing.TB, backends []string) *balancer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	lb := &balancer{ln: ln, backends: backends}
+	t.Cleanup(func() { ln.Close() })
+	go lb.serve()
+	return lb
+}
+
+func (lb *balancer) URL() string { return "http://" + lb.ln.Addr().String() }
+
+func (lb *balancer) serve() {
+	for {
+		c, err := lb.ln.Accept()
+		if err != nil {
+			return
+		}
+		go lb.forward(c)
+	}
+}
+
+func (lb *balancer) forward(c net.Conn) {
+	defer c.Close()
+	first := int(lb.next.Add(1) - 1)
+	for i := range lb.backends {
+		b, err := net.DialTimeout("tcp", lb.backends[(first+i)%len(lb.backends)], time.Second)
+		if err != nil {
+			continue // a node that is down: the next one
+		}
+		defer b.Close()
+		go func() { io.Copy(b, c); b.(*net.TCPConn).CloseWrite() }()
+		io.Copy(c, b)
+		return
+	}
+}
+
+// TestNodeKilledUnderAShare kills, with SIGKILL, the node a sharing
+// sender is connected to through a load balancer: the sender reconnects
+// through the balancer to another node with its token and keeps its
+// link, and a receiver that opens the link afterwards gets the files.
+func TestNodeKilledUnderAShare(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var backends []string
+	var procs []*proc
+	for _, u := range natsCluster(t, 3) {
+		server, p := startSignalServer(t, ctx, "--nats", u)
+		backends = append(backends, strings.TrimPrefix(server, "http://"))
+		procs = append(procs, p)
+	}
+	lb := newBalancer(t, backends)
+	epicshare, _ := binaries(t)
+	src := t.TempDir()
+	makeTree(t, src, 4<<20)
+	sender := start(t, ctx, epicshare, append(append([]string{"send", "--keep", "--server", lb.URL()}, loopbackFlags...), filepath.Join(src, "docs"), filepath.Join(src, "big.bin"))...)
+	link := sender.firstLine(t)
+	procs[0].cmd.Process.Kill() // the balancer's first connection went to node 1
+	waitFor(t, sender.stderr, "reconnected to the signaling server", 30*time.Second)
+
+	out := t.TempDir()
+	recv := start(t, ctx, epicshare, append(append([]string{"receive", "--out", out}, loopbackFlags...), link)...)
+	recv.run(t)
+	if code := recv.exitCode(t, time.Minute); code != 0 {
+		t.Fatalf("receive exited %d:\n%s\nsender:\n%s", code, recv.stderr, sender.stderr)
+	}
+	if got, want := digest(t, out), digest(t, src); got != want {
+		t.Errorf("received tree differs")
 	}
 }
