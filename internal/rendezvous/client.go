@@ -19,8 +19,8 @@ type client struct {
 	b    *Broker
 	id   string
 	conn *websocket.Conn
-	send chan []byte // bounded queue for the writer goroutine
-	host string      // the Host of its handshake, for its ICE servers
+	send *queue // bounded, for the writer goroutine
+	host string // the Host of its handshake, for its ICE servers
 
 	mu sync.Mutex
 	// contacts are the peers this one exchanged messages with: they are
@@ -39,7 +39,7 @@ type client struct {
 
 func newClient(b *Broker, conn *websocket.Conn, host string) *client {
 	return &client{
-		b: b, conn: conn, send: make(chan []byte, b.cfg.SendQueue), host: host,
+		b: b, conn: conn, send: newQueue(b.cfg.SendQueue), host: host,
 		contacts: map[string]struct{}{}, done: make(chan struct{}),
 		limit: rate.NewLimiter(rate.Limit(b.cfg.MessageRate), b.cfg.MessageBurst),
 	}
@@ -182,18 +182,16 @@ func (c *client) enqueue(env wire.Envelope) bool {
 		return false
 	default:
 	}
-	select {
-	case c.send <- b:
+	if c.send.push(b) {
 		return true
-	default:
-		// Its writer is likely stuck in a write: closing the socket ends
-		// that write now instead of after WriteWait.
-		c.b.log.Warn("dropping a peer that does not read its messages", "peer", c.id)
-		c.b.metrics.connRefused.WithLabelValues("slow-reader").Inc()
-		c.shutdown(websocket.ClosePolicyViolation, "too slow")
-		c.conn.Close()
-		return false
 	}
+	// Its writer is likely stuck in a write: closing the socket ends
+	// that write now instead of after WriteWait.
+	c.b.log.Warn("dropping a peer that does not read its messages", "peer", c.id)
+	c.b.metrics.connRefused.WithLabelValues("slow-reader").Inc()
+	c.shutdown(websocket.ClosePolicyViolation, "too slow")
+	c.conn.Close()
+	return false
 }
 
 // shutdown makes the writer send a close frame and close the socket,
@@ -237,11 +235,13 @@ func (c *client) writeLoop(renew <-chan time.Time) {
 				c.shutdown(websocket.CloseAbnormalClosure, "")
 				return
 			}
-		case msg := <-c.send:
-			c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-			if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
-				c.shutdown(websocket.CloseAbnormalClosure, "")
-				return
+		case <-c.send.ready:
+			for _, msg := range c.send.take() {
+				c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
+				if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+					c.shutdown(websocket.CloseAbnormalClosure, "")
+					return
+				}
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteWait)); err != nil {
@@ -254,4 +254,41 @@ func (c *client) writeLoop(renew <-chan time.Time) {
 			return
 		}
 	}
+}
+
+// queue is a bounded FIFO of encoded messages that holds no memory while
+// empty, unlike a buffered channel of the same bound: most peers wait
+// with nothing queued for minutes.
+type queue struct {
+	mu    sync.Mutex
+	items [][]byte
+	max   int
+	ready chan struct{} // signalled when items were added
+}
+
+func newQueue(max int) *queue { return &queue{max: max, ready: make(chan struct{}, 1)} }
+
+// push adds b unless max messages wait already.
+func (q *queue) push(b []byte) bool {
+	q.mu.Lock()
+	if len(q.items) >= q.max {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, b)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default: // the writer has been told already
+	}
+	return true
+}
+
+// take removes and returns everything queued, oldest first.
+func (q *queue) take() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.items
+	q.items = nil
+	return items
 }
