@@ -91,8 +91,10 @@ func (l *tcpListener) admit(conn net.Conn) *tcpConn {
 	}
 	if reason != "" {
 		l.mu.Unlock()
-		conn.Close()
+		// Counted before the close, which the client sees: whoever looks
+		// at the figures after that finds the refusal there.
 		l.refuse(reason, "client", conn.RemoteAddr(), "transport", "tcp")
+		conn.Close()
 		return nil
 	}
 	c := &tcpConn{Conn: conn, owner: l, ip: ip}
