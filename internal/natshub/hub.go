@@ -234,6 +234,9 @@ func (h *Hub) takeOver(id string) []string {
 	if err := json.Unmarshal(resp.Data, &contacts); err != nil {
 		h.log.Warn("a node handed over malformed contacts", "peer", id, "err", err)
 	}
+	if contacts == nil {
+		contacts = []string{} // it was held: a takeover, with no contacts
+	}
 	return contacts
 }
 
@@ -303,6 +306,19 @@ func (h *Hub) watch(remote, node, local string) {
 	w[local] = struct{}{}
 }
 
+// unwatch forgets that local peer talked with remote peer, which left.
+func (h *Hub) unwatch(remote, local string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if w := h.watchers[remote]; w != nil {
+		delete(w, local)
+		if len(w) == 0 {
+			delete(h.watchers, remote)
+			delete(h.remote, remote)
+		}
+	}
+}
+
 // forgetWatcher drops local peer id from every watch list; h.mu held.
 func (h *Hub) forgetWatcher(id string) {
 	for remote, w := range h.watchers {
@@ -356,8 +372,11 @@ func (h *Hub) onEnvelope(id string, msg *nats.Msg) {
 	if hd == nil {
 		return // released meanwhile: no reply, as if unsubscribed
 	}
-	if env.Type == wire.TypeMessage {
+	switch env.Type {
+	case wire.TypeMessage:
 		h.watch(env.From, msg.Header.Get(nodeHeader), id)
+	case wire.TypeLeft:
+		h.unwatch(env.Peer, id)
 	}
 	h.received.Inc()
 	hd.m.Receive(env)

@@ -3,7 +3,7 @@
 // wire.TokenHeader), routes each message to exactly the peer it names
 // (stamping the true sender), and forgets a peer the moment its socket
 // closes, telling the peers it talked to. It keeps no other state, so
-// several brokers could later share the load, and a restarted broker gives
+// several brokers can share the load (see Hub), and a restarted broker gives
 // a returning token holder its old ID. The transfer itself never passes
 // through here.
 //
@@ -304,9 +304,17 @@ func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
 		token = tokens[0]
 	}
 	c := newClient(b, conn, r.Host)
-	replaced, ok := b.register(c, token)
-	if !ok {
+	replaced, err := b.register(c, token)
+	if errors.Is(err, errClosed) {
 		refuse(wire.CloseGoingAway, "server shutting down")
+		return
+	}
+	if err != nil {
+		// This node cannot make the peer reachable: it should reconnect,
+		// which a load balancer sends to a healthy node.
+		b.log.Warn("could not register a peer", "err", err)
+		b.metrics.connRefused.WithLabelValues("hub").Inc()
+		refuse(wire.CloseGoingAway, "server cannot take peers right now")
 		return
 	}
 	if replaced {
@@ -341,32 +349,41 @@ func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
 // (on this node or another), c takes it over, with its contacts: only
 // the token holder can do this, and its older socket is most likely
 // half-dead (a laptop that slept, a NAT that forgot the mapping).
-func (b *Broker) register(c *client, token string) (replaced, ok bool) {
+// It fails with errClosed once the broker is closing, or with the hub's
+// error (a node cut off from its cluster), leaving nothing registered.
+func (b *Broker) register(c *client, token string) (replaced bool, err error) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return false, false
+		return false, errClosed
 	}
 	b.clients[c] = struct{}{}
 	b.metrics.peers.Inc()
 	b.wg.Add(1) // for the handler, released in unregister
 	b.mu.Unlock()
+	var contacts []string
 	if token != "" {
 		c.id = wire.TokenID(token)
-		contacts, err := b.hub.Claim(c.id, c, true)
-		if err != nil {
-			b.log.Error("claim a peer ID", "err", err)
-		}
-		c.addContacts(contacts)
-		return contacts != nil, true
-	}
-	for {
-		c.id = wire.NewPeerID()
-		if _, err := b.hub.Claim(c.id, c, false); !errors.Is(err, ErrIDTaken) {
-			return false, true
+		contacts, err = b.hub.Claim(c.id, c, true)
+	} else {
+		for {
+			c.id = wire.NewPeerID()
+			if _, err = b.hub.Claim(c.id, c, false); !errors.Is(err, ErrIDTaken) {
+				break
+			}
 		}
 	}
+	if err != nil {
+		b.hub.Release(c.id, c)
+		b.forget(c)
+		b.wg.Done()
+		return false, err
+	}
+	c.addContacts(contacts)
+	return contacts != nil, nil
 }
+
+var errClosed = errors.New("broker closed")
 
 // forget removes c from the broker's sockets, once.
 func (b *Broker) forget(c *client) {

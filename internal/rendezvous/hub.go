@@ -21,8 +21,9 @@ type Hub interface {
 	// Claim makes id reachable through m. If id is held already, on this
 	// node or another, then with takeOver the holder is told it was
 	// replaced (Member.Replace), its contacts are returned for m to keep
-	// and m holds id from now on; without takeOver Claim fails with
-	// ErrIDTaken.
+	// (non-nil, even when there are none) and m holds id from now on;
+	// without takeOver Claim fails with ErrIDTaken. Contacts are nil when
+	// nobody held id.
 	Claim(id string, m Member, takeOver bool) (contacts []string, err error)
 	// Release forgets m as the holder of id; it does nothing if another
 	// member took id over meanwhile.
