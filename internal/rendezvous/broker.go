@@ -182,6 +182,9 @@ func New(cfg Config) *Broker {
 		// few small messages a minute, and a larger one is read in parts.
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,
+		// Write buffers are taken for a message and given back: an idle
+		// socket holds none.
+		WriteBufferPool: &sync.Pool{},
 	}
 	b.mux.HandleFunc("GET "+wire.SocketPath, b.serveSocket)
 	b.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -323,15 +326,12 @@ func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	b.log.Debug("peer connected", "peer", c.id, "remote", r.RemoteAddr)
 	welcome := wire.Envelope{Type: wire.TypeWelcome, ID: c.id}
-	var renew <-chan time.Time
+	var expires time.Time
 	if b.cfg.ICE != nil {
-		var expires time.Time
 		welcome.ICE, expires = b.cfg.ICE.ICEServers(c.host, c.id)
-		renew = renewal(expires, time.Now())
 	}
 	c.enqueue(welcome)
-	b.wg.Add(1)
-	go c.writeLoop(renew)
+	c.startTimers(expires)
 	// The reader is a goroutine of its own rather than this handler's:
 	// returning frees what net/http keeps per connection (its buffers,
 	// the handler's deeper stack), a third of an idle peer's memory.
