@@ -35,6 +35,13 @@ func TestBrowserInNamespace(t *testing.T) {
 	// on the veth address (insecure: what a phone opening http://LAN-IP
 	// gets, with no crypto.subtle and no service worker).
 	server, host := caseServer(t, ctx, c)
+	// Where the page is opened: the sender's broker, or another node of
+	// its cluster, as a load balancer would send the browser.
+	pageServer := server
+	if c == "other-node-secure" {
+		nodes, _ := startNodes(t, ctx, 3)
+		server, pageServer = mustParseURL(t, nodes[0]), mustParseURL(t, nodes[2])
+	}
 
 	src := t.TempDir()
 	testutil.WriteTree(t, src, map[string]string{
@@ -67,6 +74,7 @@ func TestBrowserInNamespace(t *testing.T) {
 	must(t, err)
 	defer share.Stop()
 	link := share.Link()
+	link.Server = pageServer
 	if c == "wrong-secret" {
 		link.Secret = wire.NewSecret()
 	}

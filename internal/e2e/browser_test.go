@@ -64,8 +64,9 @@ var (
 	firefoxOnly = []string{"no-route"}
 	// chromiumOnly: a download cancelled in the browser's downloads list
 	// (over CDP; BiDi cannot); a message alone, on the origin where the
-	// page would stream downloads (there are none to wait for).
-	chromiumOnly = []string{"download-cancelled-secure", "text-only-secure"}
+	// page would stream downloads (there are none to wait for); the page
+	// opened on another node than the sender's, through a NATS cluster.
+	chromiumOnly = []string{"download-cancelled-secure", "text-only-secure", "other-node-secure"}
 )
 
 // browsers lists the installed browsers the tests drive.

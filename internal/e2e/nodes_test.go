@@ -56,18 +56,28 @@ func natsCluster(t testing.TB, n int) []string {
 	return urls
 }
 
+// startNodes starts n signal-server processes on loopback, each a node
+// on its own server of an n-server NATS cluster, and returns their base
+// URLs and processes.
+func startNodes(t testing.TB, ctx context.Context, n int, extra ...string) ([]string, []*proc) {
+	t.Helper()
+	var urls []string
+	var procs []*proc
+	for _, u := range natsCluster(t, n) {
+		server, p := startSignalServer(t, ctx, append([]string{"--nats", u}, extra...)...)
+		urls = append(urls, server)
+		procs = append(procs, p)
+	}
+	return urls, procs
+}
+
 // TestNodesThroughNATS runs three signal-server processes, each a node
 // on its own server of a three-server NATS cluster: a share on node 1
 // reaches receivers on nodes 2 and 3, files verified.
 func TestNodesThroughNATS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	nats := natsCluster(t, 3)
-	var nodes []string
-	for _, u := range nats {
-		server, _ := startSignalServer(t, ctx, "--nats", u)
-		nodes = append(nodes, server)
-	}
+	nodes, _ := startNodes(t, ctx, 3)
 	epicshare, _ := binaries(t)
 	src := t.TempDir()
 	makeTree(t, src, 4<<20)
@@ -87,6 +97,15 @@ func TestNodesThroughNATS(t *testing.T) {
 			t.Errorf("node %d: received tree differs", i+2)
 		}
 	}
+}
+
+// hostPorts returns the host:port of each base URL.
+func hostPorts(urls []string) []string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = strings.TrimPrefix(u, "http://")
+	}
+	return out
 }
 
 // balancer is a TCP load balancer on loopback, as a deployment puts in
@@ -142,14 +161,8 @@ func (lb *balancer) forward(c net.Conn) {
 func TestNodeKilledUnderAShare(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	var backends []string
-	var procs []*proc
-	for _, u := range natsCluster(t, 3) {
-		server, p := startSignalServer(t, ctx, "--nats", u)
-		backends = append(backends, strings.TrimPrefix(server, "http://"))
-		procs = append(procs, p)
-	}
-	lb := newBalancer(t, backends)
+	nodes, procs := startNodes(t, ctx, 3)
+	lb := newBalancer(t, hostPorts(nodes))
 	epicshare, _ := binaries(t)
 	src := t.TempDir()
 	makeTree(t, src, 4<<20)
@@ -167,4 +180,11 @@ func TestNodeKilledUnderAShare(t *testing.T) {
 	if got, want := digest(t, out), digest(t, src); got != want {
 		t.Errorf("received tree differs")
 	}
+}
+
+func mustParseURL(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	must(t, err)
+	return u
 }
