@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/epicshare/epicshare/internal/wire"
 )
 
 // natsCluster starts n NATS servers in this process, clustered through
@@ -115,6 +118,10 @@ type balancer struct {
 	ln       net.Listener
 	backends []string // host:port
 	next     atomic.Int64
+	// cut, if set, sees each read from a backend before it is passed on
+	// and may say to drop it and end the connection instead: a test
+	// kills a node at the moment it would have answered.
+	cut func(backend int, b []byte) bool
 }
 
 func newBalancer(t testing.TB, backends []string) *balancer {
@@ -143,15 +150,33 @@ func (lb *balancer) forward(c net.Conn) {
 	defer c.Close()
 	first := int(lb.next.Add(1) - 1)
 	for i := range lb.backends {
-		b, err := net.DialTimeout("tcp", lb.backends[(first+i)%len(lb.backends)], time.Second)
+		n := (first + i) % len(lb.backends)
+		b, err := net.DialTimeout("tcp", lb.backends[n], time.Second)
 		if err != nil {
 			continue // a node that is down: the next one
 		}
 		defer b.Close()
 		go func() { io.Copy(b, c); b.(*net.TCPConn).CloseWrite() }()
-		io.Copy(c, b)
-		return
+		if lb.cut == nil {
+			io.Copy(c, b)
+			return
+		}
+		buf := make([]byte, 32<<10)
+		for {
+			k, err := b.Read(buf)
+			if k > 0 && (lb.cut(n, buf[:k]) || writeAll(c, buf[:k]) != nil) {
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
 	}
+}
+
+func writeAll(w io.Writer, b []byte) error {
+	_, err := w.Write(b)
+	return err
 }
 
 // TestNodeKilledUnderAShare kills, with SIGKILL, the node a sharing
@@ -187,4 +212,56 @@ func mustParseURL(t testing.TB, s string) *url.URL {
 	u, err := url.Parse(s)
 	must(t, err)
 	return u
+}
+
+// TestNodeKilledMidNegotiation kills, with SIGKILL, the node a receiver
+// reached through a load balancer, at two moments of its negotiation
+// with a sender on another node: as the node would pass on the sender's
+// offer (the receiver said hello and waits), and as it would pass on the
+// sender's first ICE candidate (the receiver has the offer and answered).
+// Each time the receiver starts over through the balancer on a node
+// that lives, and gets the files.
+func TestNodeKilledMidNegotiation(t *testing.T) {
+	for _, at := range []string{wire.SignalOffer, wire.SignalCandidate} {
+		t.Run("at-"+at, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			nodes, procs := startNodes(t, ctx, 3)
+			epicshare, _ := binaries(t)
+			src := t.TempDir()
+			makeTree(t, src, 4<<20)
+			sender := start(t, ctx, epicshare, append(append([]string{"send", "--keep", "--server", nodes[0]}, loopbackFlags...), filepath.Join(src, "docs"), filepath.Join(src, "big.bin"))...)
+			link := sender.firstLine(t)
+			// The balancer sends the receiver to node 2 first, node 3 next.
+			lb := newBalancer(t, hostPorts(nodes[1:]))
+			var killed atomic.Bool
+			var killedAt time.Time
+			mark := []byte(`"kind":"` + at + `"`)
+			lb.cut = func(backend int, b []byte) bool {
+				if backend != 0 || !bytes.Contains(b, mark) {
+					return false
+				}
+				if killed.CompareAndSwap(false, true) {
+					killedAt = time.Now()
+					procs[1].cmd.Process.Kill()
+				}
+				return true
+			}
+			viaLB := strings.Replace(link, strings.TrimPrefix(nodes[0], "http://"), strings.TrimPrefix(lb.URL(), "http://"), 1)
+			out := t.TempDir()
+			recv := start(t, ctx, epicshare, append(append([]string{"receive", "--verbose", "--out", out}, loopbackFlags...), viaLB)...)
+			recv.run(t)
+			code := recv.exitCode(t, time.Minute)
+			if code != 0 {
+				t.Fatalf("receive exited %d:\n%s\nsender:\n%s", code, recv.stderr, sender.stderr)
+			}
+			if !killed.Load() {
+				t.Fatalf("node 2 never passed on a %s: the test cut nothing\nreceiver:\n%s", at, recv.stderr)
+			}
+			if got, want := digest(t, out), digest(t, src); got != want {
+				t.Errorf("received tree differs")
+			}
+			t.Logf("done %v after the kill", time.Since(killedAt).Round(time.Millisecond))
+		})
+	}
 }

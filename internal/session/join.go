@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/epicshare/epicshare/internal/peer"
@@ -32,10 +33,11 @@ type ReceiveOptions struct {
 // sender and saves the files under dir (see transfer.Receive). It returns
 // when every file verified, or with the reason it could not.
 //
-// If the connection to the broker ends before the sender answered (the
-// broker restarted, say), Receive dials again and starts over with a new
-// hello, for up to the connect timeout, so the sender, which reconnects
-// too, can still be reached. Nothing has been written by then.
+// If the connection to the broker ends before the peer connection is up
+// (the broker restarted, or a node of a cluster died), Receive dials
+// again and starts over with a new hello, for up to the connect timeout,
+// so the sender, which reconnects too, can still be reached. Nothing has
+// been written by then.
 func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts ReceiveOptions) (*transfer.Result, error) {
 	if link.Kind != wire.ShareLink {
 		return nil, fmt.Errorf("%w: this is a receive link, to send files to", ErrWrongKind)
@@ -97,7 +99,7 @@ const redialAfter = 500 * time.Millisecond
 
 // join opens link as a guest: it says hello to the link holder, answers
 // its offer, and runs stream on the connection. It starts over while the
-// broker is lost before the holder answered (see Receive).
+// broker is lost before the connection is up (see Receive).
 func join(ctx context.Context, cfg Config, link wire.Link, stream func(context.Context, *peer.Conn) error) error {
 	giveUp := time.Now().Add(cfg.connectTimeout())
 	lost := false
@@ -110,7 +112,7 @@ func join(ctx context.Context, cfg Config, link wire.Link, stream func(context.C
 			return err
 		}
 		lost = true
-		cfg.logger().Info("lost the signaling server before the link holder answered; trying again", "err", err)
+		cfg.logger().Info("lost the signaling server before the connection was up; trying again", "err", err)
 		t := time.NewTimer(redialAfter)
 		select {
 		case <-t.C:
@@ -141,6 +143,7 @@ func joinOnce(ctx context.Context, cfg Config, link wire.Link, stream func(conte
 	// Route the holder's signals to the peer while the transfer runs: late
 	// candidates may still arrive after the data channel opened.
 	offered := make(chan struct{})
+	var connected atomic.Bool
 	failure := make(chan error, 1)
 	routed := make(chan struct{})
 	go func() {
@@ -173,10 +176,20 @@ func joinOnce(ctx context.Context, cfg Config, link wire.Link, stream func(conte
 				}
 			}
 		}
-		// The broker went away (not closed by us) before the offer came.
-		if err := sig.Err(); !gotOffer && err != nil && !errors.Is(err, signal.ErrClosed) {
+		// The broker went away (not closed by us) before the connection
+		// was up: what was still to come (the offer, the answer's way to
+		// the holder, candidates) is lost with it, so waiting for ICE
+		// would only end at the connect timeout. Starting over reaches
+		// the holder through a broker that lives: another node of the
+		// cluster, or this one back. (A connection that came up just now
+		// is aborted only in its ICE restarts: it carries on.)
+		if err := sig.Err(); !connected.Load() && err != nil && !errors.Is(err, signal.ErrClosed) {
+			lost := fmt.Errorf("%w: %v", ErrBrokerLost, err)
+			if gotOffer {
+				p.Abort(lost) // ends Connect
+			}
 			select {
-			case failure <- fmt.Errorf("%w: %v", ErrBrokerLost, err):
+			case failure <- lost:
 			default:
 			}
 		}
@@ -204,6 +217,7 @@ func joinOnce(ctx context.Context, cfg Config, link wire.Link, stream func(conte
 	if err != nil {
 		return err
 	}
+	connected.Store(true)
 	defer conn.Close()
 	return stream(ctx, conn)
 }

@@ -70,8 +70,8 @@ var (
 	// it) went away before the connection was up.
 	ErrPeerLeft = errors.New("the other device went offline")
 	// ErrBrokerLost: the connection to the signaling server ended before
-	// the sender answered, and did not come back in time.
-	ErrBrokerLost = errors.New("lost the connection to the signaling server before the other device answered")
+	// the peer connection was up, and did not come back in time.
+	ErrBrokerLost = errors.New("lost the connection to the signaling server before the other device was reached")
 	// ErrNoAnswer: the sender did not answer in time.
 	ErrNoAnswer = errors.New("the other device did not answer")
 	// ErrTooManyReceivers: the link's holder is already serving its maximum.
