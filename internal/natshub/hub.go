@@ -20,9 +20,10 @@
 //
 // A node that dies stops its heartbeats: after three missed ones every
 // other node tells its local peers that the dead node's peers they
-// talked to have left, as the dead node would have. For that a hub
-// remembers, for each remote peer its local peers exchanged envelopes
-// with, the node that holds it.
+// talked to have left, as the dead node would have, unless a probe on a
+// peer's claim subject finds it held again elsewhere (a link holder
+// reconnects with its token). For that a hub remembers, for each remote
+// peer its local peers exchanged envelopes with, the node that holds it.
 package natshub
 
 import (
@@ -52,6 +53,9 @@ const (
 	inbound = 8192
 	// nodeHeader names the node that sent an envelope.
 	nodeHeader = "Epicshare-Node"
+	// probeHeader on a claim asks whether the ID is held, without taking
+	// it over: the holder answers with its node.
+	probeHeader = "Epicshare-Probe"
 )
 
 // Config configures a Hub.
@@ -389,6 +393,13 @@ func (h *Hub) onClaim(id string, msg *nats.Msg) {
 	}
 	h.mu.Lock()
 	hd := h.local[id]
+	if msg.Header.Get(probeHeader) != "" {
+		h.mu.Unlock()
+		if hd != nil {
+			msg.Respond([]byte(h.node))
+		}
+		return
+	}
 	if hd != nil {
 		hd.unsubscribe()
 		delete(h.local, id)
@@ -418,36 +429,74 @@ func (h *Hub) beat() {
 	}
 }
 
-// buryDead tells local peers that the remote peers they talked to on a
-// node that stopped its heartbeats have left.
+// buryDead finds the nodes that stopped their heartbeats and has their
+// peers that local peers talked to confirmed gone (see confirmGone).
 func (h *Hub) buryDead() {
 	deadline := time.Now().Add(-missedBeats * h.cfg.Heartbeat)
-	type notice struct {
-		to   rendezvous.Member
-		peer string
-	}
-	var notices []notice
+	lost := map[string][]string{} // remote peer → local peers that talked to it
 	h.mu.Lock()
 	for node, last := range h.seen {
 		if last.After(deadline) {
 			continue
 		}
 		delete(h.seen, node)
-		h.log.Info("a node stopped its heartbeats: its peers are gone", "node", node)
+		h.log.Info("a node stopped its heartbeats: its peers are gone unless they moved", "node", node)
 		for remote, n := range h.remote {
 			if n != node {
 				continue
 			}
 			for local := range h.watchers[remote] {
-				if hd := h.local[local]; hd != nil {
-					notices = append(notices, notice{hd.m, remote})
-				}
+				lost[remote] = append(lost[remote], local)
 			}
 			delete(h.remote, remote)
 			delete(h.watchers, remote)
 		}
 	}
 	h.mu.Unlock()
+	if len(lost) == 0 {
+		return
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		h.confirmGone(lost)
+	}()
+}
+
+// confirmGone tells each local peer in lost that the remote peer it
+// talked to has left, as the dead node would have, unless the remote
+// peer is held again on another node: a link holder whose node died
+// reconnects elsewhere with its token within a second or two, often
+// before its node is missed, and its contacts must not hear that it
+// left. It asks on the peer's claim subject with probeHeader, which the
+// holder answers; "no responders" means gone. It runs outside the
+// dispatcher: a request waits up to Timeout.
+func (h *Hub) confirmGone(lost map[string][]string) {
+	type notice struct {
+		to   rendezvous.Member
+		peer string
+	}
+	var notices []notice
+	// Every probe first, then every notice: a peer is told what became
+	// of all its contacts on the dead node at once.
+	for remote, locals := range lost {
+		msg := nats.NewMsg(h.subject("claim", remote))
+		msg.Data = []byte(h.node)
+		msg.Header.Set(probeHeader, "1")
+		if resp, err := h.nc.RequestMsg(msg, h.cfg.Timeout); err == nil && len(resp.Data) > 0 {
+			for _, local := range locals {
+				h.watch(remote, string(resp.Data), local) // it moved: watch it there
+			}
+			continue
+		}
+		h.mu.Lock()
+		for _, local := range locals {
+			if hd := h.local[local]; hd != nil {
+				notices = append(notices, notice{hd.m, remote})
+			}
+		}
+		h.mu.Unlock()
+	}
 	for _, n := range notices {
 		n.to.Receive(wire.Envelope{Type: wire.TypeLeft, Peer: n.peer})
 	}

@@ -91,3 +91,36 @@ func TestDeadNodesPeersLeave(t *testing.T) {
 	t.Logf("told %v after the node died", time.Since(t0).Round(time.Millisecond))
 	n2.hub.Close()
 }
+
+// A link holder whose node died reconnects to another node with its
+// token: when the dead node is missed, its contacts are not told it
+// left, and it still reaches them; a peer of the dead node that did not
+// come back is announced as left.
+func TestMovedPeerIsNotBuried(t *testing.T) {
+	s := natsServer(t)
+	n1, n2, n3 := newNode(t, s), newNode(t, s), newNode(t, s)
+	u1, u2, u3 := hubtest.Serve(t, n1.hub), hubtest.Serve(t, n2.hub), hubtest.Serve(t, n3.hub)
+	token := wire.NewToken()
+	holder, stays := hubtest.Connect(t, u1, token), hubtest.Connect(t, u1, "")
+	b, c := hubtest.Connect(t, u2, ""), hubtest.Connect(t, u2, "")
+	holder.Send(b.ID, `{"hi":1}`)
+	b.Next()
+	stays.Send(c.ID, `{"hi":2}`)
+	c.Next()
+	n1.nc.Close() // node 1 is killed
+	moved := hubtest.Connect(t, u3, token)
+	if moved.ID != holder.ID {
+		t.Fatalf("the token gave %s on node 3, want %s", moved.ID, holder.ID)
+	}
+	// c hears that its contact on node 1 left: node 2 has missed node 1
+	// and probed each of its peers.
+	if e := c.Next(); e.Type != wire.TypeLeft || e.Peer != stays.ID {
+		t.Fatalf("c got %+v, want left for %s", e, stays.ID)
+	}
+	moved.Send(b.ID, `{"back":1}`)
+	if e := b.Next(); e.Type != wire.TypeMessage || e.From != holder.ID {
+		t.Fatalf("b got %+v, want the moved holder's message (and no left before it)", e)
+	}
+	b.Nothing(500 * time.Millisecond)
+	n1.hub.Close()
+}
