@@ -192,11 +192,17 @@ func (l *netLab) metric(s *labServer, name string) float64 {
 	if err != nil {
 		l.t.Fatalf("fetch metrics: %v\n%s", err, out)
 	}
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` ([0-9.e+-]+)$`).FindSubmatch(out)
+	return metricIn(string(out), name)
+}
+
+// metricIn returns the value of the series name (with its labels, as
+// printed: `x_total{result="ok"}`) in a /metrics text, 0 if absent.
+func metricIn(text, name string) float64 {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` ([0-9.e+-]+)$`).FindStringSubmatch(text)
 	if m == nil {
 		return 0
 	}
-	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,112 @@ func TestNodesThroughNATS(t *testing.T) {
 			t.Errorf("node %d: received tree differs", i+2)
 		}
 	}
+	// Node 1's figures count what crossed to the other nodes: at least
+	// a hello in and an offer out per receiver, each delivery timed.
+	_, metrics := httpGet(t, nodes[0]+"/metrics")
+	sent, received := metricIn(metrics, `epicshare_nats_sent_total{result="delivered"}`), metricIn(metrics, "epicshare_nats_received_total")
+	if sent < 2 || received < 2 {
+		t.Errorf("node 1 counts %v envelopes sent to other nodes and %v received, want 2 or more each", sent, received)
+	}
+	if timed := metricIn(metrics, "epicshare_nats_route_seconds_count"); timed != sent {
+		t.Errorf("node 1 timed %v routes for %v envelopes delivered", timed, sent)
+	}
+	if v := metricIn(metrics, "epicshare_nats_reconnects_total"); v != 0 {
+		t.Errorf("node 1 counts %v NATS reconnects, want 0", v)
+	}
+}
+
+// httpGet returns the status and body at u.
+func httpGet(t testing.TB, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	must(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	must(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// waitHealth polls a node's /healthz until it answers status.
+func waitHealth(t testing.TB, node string, status int, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got, body := httpGet(t, node+"/healthz")
+		if got == status {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/healthz answers %d %q, want %d", node, got, body, status)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a node's state
+	}
+}
+
+// TestNATSRestartUnderANode restarts the one NATS server two nodes use,
+// with a share on node 1: while it is down both nodes say so at
+// /healthz (a load balancer sends new sockets elsewhere); once it is back
+// on its address they reconnect, count it, and a receiver on node 2
+// reaches the share on node 1 again.
+func TestNATSRestartUnderANode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	opts := &natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
+	nats := startNATS(t, opts)
+	opts.Port = nats.Addr().(*net.TCPAddr).Port // the restart takes the same address
+	var nodes []string
+	for range 2 {
+		server, _ := startSignalServer(t, ctx, "--nats", nats.ClientURL())
+		nodes = append(nodes, server)
+	}
+	epicshare, _ := binaries(t)
+	src := t.TempDir()
+	makeTree(t, src, 1<<20)
+	sender := start(t, ctx, epicshare, append(append([]string{"send", "--keep", "--server", nodes[0]}, loopbackFlags...), filepath.Join(src, "docs"), filepath.Join(src, "big.bin"))...)
+	link := strings.Replace(sender.firstLine(t), strings.TrimPrefix(nodes[0], "http://"), strings.TrimPrefix(nodes[1], "http://"), 1)
+	receive := func(when string) {
+		t.Helper()
+		out := t.TempDir()
+		recv := start(t, ctx, epicshare, append(append([]string{"receive", "--out", out}, loopbackFlags...), link)...)
+		recv.run(t)
+		if code := recv.exitCode(t, time.Minute); code != 0 {
+			t.Fatalf("receive %s exited %d:\n%s\nsender:\n%s", when, code, recv.stderr, sender.stderr)
+		}
+		if got, want := digest(t, out), digest(t, src); got != want {
+			t.Errorf("received tree differs %s", when)
+		}
+	}
+	receive("before the restart")
+
+	nats.Shutdown()
+	for _, node := range nodes {
+		if body := waitHealth(t, node, http.StatusServiceUnavailable, 10*time.Second); !strings.Contains(body, "NATS") {
+			t.Errorf("%s/healthz says %q while NATS is down", node, body)
+		}
+	}
+	startNATS(t, opts)
+	for i, node := range nodes {
+		waitHealth(t, node, http.StatusOK, 30*time.Second)
+		_, metrics := httpGet(t, node+"/metrics")
+		if v := metricIn(metrics, "epicshare_nats_reconnects_total"); v != 1 {
+			t.Errorf("node %d counts %v NATS reconnects, want 1", i+1, v)
+		}
+	}
+	receive("after the restart")
+}
+
+// startNATS runs a NATS server in this process until the test ends.
+func startNATS(t testing.TB, opts *natsserver.Options) *natsserver.Server {
+	t.Helper()
+	o := *opts
+	s, err := natsserver.NewServer(&o)
+	must(t, err)
+	s.Start()
+	t.Cleanup(s.Shutdown)
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	return s
 }
 
 // hostPorts returns the host:port of each base URL.
