@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -286,31 +287,49 @@ func writeAll(w io.Writer, b []byte) error {
 	return err
 }
 
-// TestNodeKilledUnderAShare kills, with SIGKILL, the node a sharing
-// sender is connected to through a load balancer: the sender reconnects
-// through the balancer to another node with its token and keeps its
-// link, and a receiver that opens the link afterwards gets the files.
-func TestNodeKilledUnderAShare(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	nodes, procs := startNodes(t, ctx, 3)
-	lb := newBalancer(t, hostPorts(nodes))
-	epicshare, _ := binaries(t)
-	src := t.TempDir()
-	makeTree(t, src, 4<<20)
-	sender := start(t, ctx, epicshare, append(append([]string{"send", "--keep", "--server", lb.URL()}, loopbackFlags...), filepath.Join(src, "docs"), filepath.Join(src, "big.bin"))...)
-	link := sender.firstLine(t)
-	procs[0].cmd.Process.Kill() // the balancer's first connection went to node 1
-	waitFor(t, sender.stderr, "reconnected to the signaling server", 30*time.Second)
+// TestNodeGoneUnderAShare takes away the node a sharing sender is
+// connected to through a load balancer, killed with SIGKILL or stopped
+// with SIGTERM (a restart, which drains: its sockets are closed with
+// "going away"). The sender reconnects through the balancer to another
+// node with its token and keeps its link, and a receiver that opens the
+// link afterwards gets the files.
+func TestNodeGoneUnderAShare(t *testing.T) {
+	for _, how := range []string{"killed", "stopped"} {
+		t.Run(how, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			nodes, procs := startNodes(t, ctx, 3)
+			lb := newBalancer(t, hostPorts(nodes))
+			epicshare, _ := binaries(t)
+			src := t.TempDir()
+			makeTree(t, src, 4<<20)
+			sender := start(t, ctx, epicshare, append(append([]string{"send", "--verbose", "--keep", "--server", lb.URL()}, loopbackFlags...), filepath.Join(src, "docs"), filepath.Join(src, "big.bin"))...)
+			link := sender.firstLine(t)
+			node1 := procs[0] // the balancer's first connection went to node 1
+			if how == "killed" {
+				node1.cmd.Process.Kill()
+			} else {
+				node1.cmd.Process.Signal(syscall.SIGTERM)
+				if code := node1.exitCode(t, 30*time.Second); code != 0 {
+					t.Fatalf("node 1 exited %d on SIGTERM:\n%s", code, node1.stderr)
+				}
+				// It closed the socket with wire.CloseGoingAway: the
+				// sender knows the server shut down, not that the
+				// network failed.
+				waitFor(t, sender.stderr, "the signaling server shut down", 10*time.Second)
+			}
+			waitFor(t, sender.stderr, "reconnected to the signaling server", 30*time.Second)
 
-	out := t.TempDir()
-	recv := start(t, ctx, epicshare, append(append([]string{"receive", "--out", out}, loopbackFlags...), link)...)
-	recv.run(t)
-	if code := recv.exitCode(t, time.Minute); code != 0 {
-		t.Fatalf("receive exited %d:\n%s\nsender:\n%s", code, recv.stderr, sender.stderr)
-	}
-	if got, want := digest(t, out), digest(t, src); got != want {
-		t.Errorf("received tree differs")
+			out := t.TempDir()
+			recv := start(t, ctx, epicshare, append(append([]string{"receive", "--out", out}, loopbackFlags...), link)...)
+			recv.run(t)
+			if code := recv.exitCode(t, time.Minute); code != 0 {
+				t.Fatalf("receive exited %d:\n%s\nsender:\n%s", code, recv.stderr, sender.stderr)
+			}
+			if got, want := digest(t, out), digest(t, src); got != want {
+				t.Errorf("received tree differs")
+			}
+		})
 	}
 }
 
