@@ -13,8 +13,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -51,7 +53,9 @@ loopback, private, link-local, multicast and its own addresses unless
 Several servers can share the load as nodes of one service: give each
 --nats with the same NATS cluster, and put a load balancer that passes
 WebSockets in front. Peers on any node reach peers on any other; a node
-cut off from NATS answers /healthz with 503.
+cut off from NATS answers /healthz with 503. Behind a load balancer or
+proxy, name it with --trusted-proxies so that each client is counted
+under its own address, from X-Forwarded-For, not the proxy's.
 
 Flags:
 `
@@ -157,6 +161,31 @@ func brokerFlags(fs *flag.FlagSet, cfg *rendezvous.Config) {
 		cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		return nil
 	})
+	fs.Func("trusted-proxies", "the load balancers or reverse proxies in front, as comma-separated `addresses or CIDRs`: for their sockets the client's address (which --max-peers-per-ip counts) comes from X-Forwarded-For (repeatable)", func(v string) error {
+		ps, err := parsePrefixes(v)
+		cfg.TrustedProxies = append(cfg.TrustedProxies, ps...)
+		return err
+	})
+}
+
+// parsePrefixes parses a comma-separated list of CIDRs and addresses,
+// an address standing for itself alone.
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR such as 10.0.0.0/8", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // serve listens and serves until ctx ends.

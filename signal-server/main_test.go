@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +73,7 @@ func TestRunServesAndStops(t *testing.T) {
 }
 
 func TestRunBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"--log-level", "loud"}, {"extra"}, {"--nope"}} {
+	for _, args := range [][]string{{"--log-level", "loud"}, {"extra"}, {"--nope"}, {"--trusted-proxies", "10.0.0.0/8,lb.example.org"}, {"--trusted-proxies", "10.0.0.0/33"}} {
 		var out bytes.Buffer
 		if err := run(t.Context(), args, &out); err != errUsage {
 			t.Errorf("run(%q) = %v, want errUsage", args, err)
@@ -111,5 +112,21 @@ func TestHelpListsEveryFlagOnOneLine(t *testing.T) {
 		if !want.MatchString(help) {
 			t.Errorf("help lacks a line matching %s:\n%s", want, help)
 		}
+	}
+}
+
+func TestTrustedProxiesFlag(t *testing.T) {
+	var out bytes.Buffer
+	s, err := configure([]string{"--trusted-proxies", "10.0.0.0/8, 192.0.2.7", "--trusted-proxies", "2001:db8::/32,::ffff:198.51.100.1", "--turn-addr", "off"}, &out)
+	if err != nil {
+		t.Fatalf("configure: %v\n%s", err, &out)
+	}
+	var got []string
+	for _, p := range s.broker.TrustedProxies {
+		got = append(got, p.String())
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "198.51.100.1/32"}
+	if !slices.Equal(got, want) {
+		t.Errorf("TrustedProxies = %v, want %v", got, want)
 	}
 }

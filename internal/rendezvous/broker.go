@@ -37,6 +37,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -74,6 +75,11 @@ type Config struct {
 	Page http.Handler
 	// MaxPeersPerIP caps the sockets open from one address (DefaultMaxPeersPerIP).
 	MaxPeersPerIP int
+	// TrustedProxies are the load balancers and reverse proxies in front
+	// of the broker: for a socket from one of them, the client's address
+	// is taken from X-Forwarded-For (see clientIP). Without them every
+	// peer behind a proxy would count as the proxy's address.
+	TrustedProxies []netip.Prefix
 	// MessageRate and MessageBurst limit what one socket may send: a
 	// sustained rate per second and a burst (DefaultMessageRate, DefaultMessageBurst).
 	// Messages beyond are dropped with a rate-limited error.
@@ -266,7 +272,7 @@ func (b *Broker) serveSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
-	ip := clientIP(r)
+	ip := b.clientIP(r)
 	if !b.admit(ip) {
 		b.metrics.connRefused.WithLabelValues("per-ip-limit").Inc()
 		http.Error(w, "too many connections from your address", http.StatusTooManyRequests)

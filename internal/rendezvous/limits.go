@@ -3,6 +3,7 @@ package rendezvous
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -46,14 +47,47 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// clientIP is the address a connection comes from. X-Forwarded-For is not
-// trusted: behind a proxy, the proxy's limits apply.
-func clientIP(r *http.Request) string {
+// clientIP is the address a connection comes from: its TCP peer, or,
+// when that is one of Config.TrustedProxies, the address the proxies
+// name in X-Forwarded-For. The header is read from the right, each
+// proxy appending the address it was reached from: the first address
+// that is not itself a trusted proxy is the client's. Anything to its
+// left was written by the client and is ignored, so that no one can
+// pick the address their sockets are counted under.
+func (b *Broker) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !b.trusted(ip) {
+		return host
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // garbled: the last proxy that could be read stands for it
+		}
+		ip = hop.Unmap()
+		if !b.trusted(ip) {
+			break
+		}
+	}
+	return ip.String()
+}
+
+func (b *Broker) trusted(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range b.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // originAllowed is the CheckOrigin policy: the desktop app sends no Origin;

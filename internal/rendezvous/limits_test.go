@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -107,6 +108,44 @@ func TestPerAddressCap(t *testing.T) {
 	// Another address is served meanwhile.
 	if _, _, err := dialFrom(t, url, "127.0.0.2", nil); err != nil {
 		t.Fatalf("another address was refused: %v", err)
+	}
+}
+
+// Behind a trusted proxy each client is counted under the address the
+// proxy names in X-Forwarded-For; from anywhere else the header is
+// ignored, so that it cannot be used to escape the cap.
+func TestPerAddressCapBehindTrustedProxies(t *testing.T) {
+	_, url := newBroker(t, rendezvous.Config{MaxPeersPerIP: 1, TrustedProxies: []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.2/32"), netip.MustParsePrefix("10.0.0.0/8"),
+	}})
+	xff := func(v ...string) http.Header { return http.Header{"X-Forwarded-For": v} }
+	cases := []struct {
+		name, from string
+		header     http.Header
+		ok         bool
+	}{
+		{"client A through the proxy", "127.0.0.2", xff("203.0.113.1"), true},
+		{"client A again", "127.0.0.2", xff("203.0.113.1"), false},
+		{"client B through the proxy", "127.0.0.2", xff("203.0.113.2"), true},
+		// A forged first hop is ignored: the proxy appended the real one.
+		{"client A forging an address", "127.0.0.2", xff("198.51.100.9, 203.0.113.1"), false},
+		// Two trusted proxies: the first untrusted hop from the right.
+		{"client C through two proxies", "127.0.0.2", xff("203.0.113.3", "10.1.2.3"), true},
+		{"client C again, one header", "127.0.0.2", xff("203.0.113.3, 10.1.2.3"), false},
+		// Not a trusted proxy: its header counts for nothing.
+		{"an untrusted address", "127.0.0.3", xff("203.0.113.4"), true},
+		{"the same, claiming another client", "127.0.0.3", xff("203.0.113.5"), false},
+		// IPv4-mapped IPv6 is the same client.
+		{"client B mapped", "127.0.0.2", xff("::ffff:203.0.113.2"), false},
+	}
+	for _, c := range cases {
+		_, resp, err := dialFrom(t, url, c.from, c.header)
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case !c.ok && (resp == nil || resp.StatusCode != http.StatusTooManyRequests):
+			t.Errorf("%s: %v, want 429", c.name, err)
+		}
 	}
 }
 
