@@ -234,9 +234,15 @@ type balancer struct {
 
 func newBalancer(t testing.TB, backends []string) *balancer {
 	t.Helper()
+	return newCuttingBalancer(t, backends, nil)
+}
+
+// newCuttingBalancer is a balancer with its cut (see balancer.cut).
+func newCuttingBalancer(t testing.TB, backends []string, cut func(backend int, b []byte) bool) *balancer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
-	lb := &balancer{ln: ln, backends: backends}
+	lb := &balancer{ln: ln, backends: backends, cut: cut}
 	t.Cleanup(func() { ln.Close() })
 	go lb.serve()
 	return lb
@@ -359,20 +365,19 @@ func TestNodeKilledMidNegotiation(t *testing.T) {
 			sender := start(t, ctx, epicshare, append(append([]string{"send", "--keep", "--server", nodes[0]}, loopbackFlags...), filepath.Join(src, "docs"), filepath.Join(src, "big.bin"))...)
 			link := sender.firstLine(t)
 			// The balancer sends the receiver to node 2 first, node 3 next.
-			lb := newBalancer(t, hostPorts(nodes[1:]))
 			var killed atomic.Bool
-			var killedAt time.Time
+			killedAt := make(chan time.Time, 1)
 			mark := []byte(`"kind":"` + at + `"`)
-			lb.cut = func(backend int, b []byte) bool {
+			lb := newCuttingBalancer(t, hostPorts(nodes[1:]), func(backend int, b []byte) bool {
 				if backend != 0 || !bytes.Contains(b, mark) {
 					return false
 				}
 				if killed.CompareAndSwap(false, true) {
-					killedAt = time.Now()
+					killedAt <- time.Now()
 					procs[1].cmd.Process.Kill()
 				}
 				return true
-			}
+			})
 			viaLB := strings.Replace(link, strings.TrimPrefix(nodes[0], "http://"), strings.TrimPrefix(lb.URL(), "http://"), 1)
 			out := t.TempDir()
 			recv := start(t, ctx, epicshare, append(append([]string{"receive", "--verbose", "--out", out}, loopbackFlags...), viaLB)...)
@@ -387,7 +392,7 @@ func TestNodeKilledMidNegotiation(t *testing.T) {
 			if got, want := digest(t, out), digest(t, src); got != want {
 				t.Errorf("received tree differs")
 			}
-			t.Logf("done %v after the kill", time.Since(killedAt).Round(time.Millisecond))
+			t.Logf("done %v after the kill", time.Since(<-killedAt).Round(time.Millisecond))
 		})
 	}
 }
