@@ -74,6 +74,7 @@ type guest struct {
 // path once it is connected.
 func (g *guest) event(e Event) {
 	e.Peer = g.id
+	e.Device = g.ch.remoteDevice()
 	if g.conn != nil && e.Code == "" {
 		e.Code, e.Path = g.conn.VerificationCode(), g.conn.Path()
 	}
@@ -203,7 +204,7 @@ func (h *host) handle(ctx context.Context, from string, sg wire.Signal) {
 	if sg.Kind != wire.SignalHello {
 		return // a late signal from a guest that is gone
 	}
-	ch := &signedChannel{sig: h.sig, remote: from, auth: wire.NewHostAuth(h.key), log: h.cfg.logger()}
+	ch := &signedChannel{sig: h.sig, remote: from, auth: wire.NewHostAuth(h.key), log: h.cfg.logger(), self: h.cfg.Device}
 	if err := ch.auth.Open(sg); err != nil {
 		h.cfg.logger().Warn("refusing a peer whose hello fails its check", "from", from, "err", err)
 		h.bye(ctx, from, wire.ByeWrongSecret)

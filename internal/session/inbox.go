@@ -32,6 +32,9 @@ type Incoming struct {
 	Code     string
 	Path     peer.Path
 	Manifest transfer.Manifest
+	// Device is the device the sender proved it is (its key, see
+	// Config.Device); nil for one that proved none, as a browser.
+	Device *RemoteDevice
 }
 
 // Inbox is a receive link being held: whoever opens it sends files (and
@@ -89,7 +92,7 @@ func receiveOver(ctx context.Context, cfg Config, g *guest, dir string, confirm 
 			if confirm == nil {
 				return nil
 			}
-			return confirm(ctx, Incoming{Peer: g.id, Code: code, Path: path, Manifest: m})
+			return confirm(ctx, Incoming{Peer: g.id, Code: code, Path: path, Manifest: m, Device: g.ch.remoteDevice()})
 		},
 		Progress: r.progress,
 		OnStall:  r.stall,

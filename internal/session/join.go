@@ -43,7 +43,7 @@ func Receive(ctx context.Context, cfg Config, link wire.Link, dir string, opts R
 		return nil, fmt.Errorf("%w: this is a receive link, to send files to", ErrWrongKind)
 	}
 	var res *transfer.Result
-	err := join(ctx, cfg, link, func(ctx context.Context, conn *peer.Conn) error {
+	err := join(ctx, cfg, link, "", func(ctx context.Context, conn *peer.Conn) error {
 		if opts.OnConnected != nil {
 			opts.OnConnected(conn.VerificationCode(), conn.Path())
 		}
@@ -72,6 +72,11 @@ type SendOptions struct {
 	// OnStall, if set, is called from another goroutine while no data
 	// moves, with the likely cause.
 	OnStall func(idle time.Duration, cause string)
+	// Device, if set, is the device ID the link's holder must prove it
+	// is: the device picked from the nearby list. Another device, or
+	// one that proves none, is refused before anything is sent
+	// (ErrWrongDevice).
+	Device string
 }
 
 // Send opens a receive link and sends offer into it. It returns nil once
@@ -82,7 +87,7 @@ func Send(ctx context.Context, cfg Config, link wire.Link, offer *transfer.Offer
 	if link.Kind != wire.ReceiveLink {
 		return fmt.Errorf("%w: this is a share link, to receive files from", ErrWrongKind)
 	}
-	return join(ctx, cfg, link, func(ctx context.Context, conn *peer.Conn) error {
+	return join(ctx, cfg, link, opts.Device, func(ctx context.Context, conn *peer.Conn) error {
 		if opts.OnConnected != nil {
 			opts.OnConnected(conn.VerificationCode(), conn.Path())
 		}
@@ -100,11 +105,13 @@ const redialAfter = 500 * time.Millisecond
 // join opens link as a guest: it says hello to the link holder, answers
 // its offer, and runs stream on the connection. It starts over while the
 // broker is lost before the connection is up (see Receive).
-func join(ctx context.Context, cfg Config, link wire.Link, stream func(context.Context, *peer.Conn) error) error {
+// want, if set, is the device ID the holder must prove (see
+// SendOptions.Device).
+func join(ctx context.Context, cfg Config, link wire.Link, want string, stream func(context.Context, *peer.Conn) error) error {
 	giveUp := time.Now().Add(cfg.connectTimeout())
 	lost := false
 	for {
-		err := joinOnce(ctx, cfg, link, stream)
+		err := joinOnce(ctx, cfg, link, want, stream)
 		// Once the broker went away, not reaching it, or not finding the
 		// holder on it yet, is part of its restart.
 		again := errors.Is(err, ErrBrokerLost) || (lost && (errors.Is(err, ErrUnreachable) || errors.Is(err, ErrShareGone)))
@@ -123,7 +130,7 @@ func join(ctx context.Context, cfg Config, link wire.Link, stream func(context.C
 	}
 }
 
-func joinOnce(ctx context.Context, cfg Config, link wire.Link, stream func(context.Context, *peer.Conn) error) error {
+func joinOnce(ctx context.Context, cfg Config, link wire.Link, want string, stream func(context.Context, *peer.Conn) error) error {
 	key, err := wire.DeriveKey(link.Secret, link.Kind)
 	if err != nil {
 		return err
@@ -133,7 +140,7 @@ func joinOnce(ctx context.Context, cfg Config, link wire.Link, stream func(conte
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	defer sig.Close()
-	ch := &signedChannel{sig: sig, remote: link.ID, auth: wire.NewGuestAuth(key), log: cfg.logger()}
+	ch := &signedChannel{sig: sig, remote: link.ID, auth: wire.NewGuestAuth(key), log: cfg.logger(), self: cfg.Device, want: want}
 	p, err := peer.New(peer.NewAPI(cfg.Peer), cfg.peerConfig(sig), peer.Answerer, func(sg wire.Signal) { ch.send(ctx, sg) })
 	if err != nil {
 		return err

@@ -34,6 +34,11 @@ type Config struct {
 	// StallAfter is how long without data counts as a stall
 	// (transfer.DefaultStallAfter if zero).
 	StallAfter time.Duration
+	// Device, if set, is this device: its offers and answers prove it
+	// (wire.DeviceProof), so that the other side knows which device it
+	// deals with (Incoming.Device), and a sender can insist on the
+	// device it picked (SendOptions.Device).
+	Device *Device
 }
 
 func (c Config) logger() *slog.Logger {
@@ -78,6 +83,9 @@ var (
 	ErrTooManyReceivers = errors.New("the other device is busy with too many transfers; try again in a moment")
 	// ErrWrongSecret: the link has the right ID but the wrong secret.
 	ErrWrongSecret = errors.New("the link's secret does not match: ask for the link again")
+	// ErrPickedOther: the sender refused this device: it picked another
+	// (a device on the network copied this one's announcement).
+	ErrPickedOther = errors.New("the other device meant to reach another device than this one")
 	// ErrTampered: an offer or answer failed its check on the way.
 	ErrTampered = errors.New("the connection request was altered on the way (the signaling server or the network may be tampering); nothing was transferred")
 )
@@ -91,6 +99,8 @@ func byeError(sg wire.Signal) error {
 		return ErrTampered
 	case wire.ByeBusy:
 		return ErrTooManyReceivers
+	case wire.ByeWrongDevice:
+		return ErrPickedOther
 	}
 	reason := sg.Reason
 	if reason == "" {

@@ -45,6 +45,9 @@ type Event struct {
 	Stalled string
 	// Result, when an inbox's sender is Done, says what was saved.
 	Result *transfer.Result
+	// Device is the device the peer proved it is, once its answer came;
+	// nil for one that proved none.
+	Device *RemoteDevice
 }
 
 // ShareOptions tune Share.

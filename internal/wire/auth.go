@@ -158,6 +158,13 @@ func (a *Auth) Seal(s *Signal) {
 	s.MAC = a.key.Tag(MACInput(s.Kind, a.out, a.nonceG, a.nonceH, s.Seq, SignalBody(*s)))
 }
 
+// Nonces returns the guest's and the host's nonces, "" while unknown.
+func (a *Auth) Nonces() (guest, host string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.nonceG, a.nonceH
+}
+
 // Open checks a received signal: its tag, and that its sequence number is
 // higher than any seen before. A host learns the guest's nonce from the
 // hello, a guest the host's from the offer.

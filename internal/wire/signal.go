@@ -25,6 +25,7 @@ const (
 	ByeWrongSecret = "wrong-secret" // the hello was not signed with the link's secret
 	ByeTampered    = "tampered"     // an offer or answer failed its check
 	ByeBusy        = "busy"         // the sender serves too many receivers
+	ByeWrongDevice = "wrong-device" // the offer proves another device than the one picked
 )
 
 // MaxSDP bounds an SDP blob; real ones for one data channel are ~1-3 KiB.
@@ -50,6 +51,9 @@ type Signal struct {
 	Nonce string `json:"nonce,omitempty"`
 	Seq   uint64 `json:"seq,omitempty"`
 	MAC   string `json:"mac,omitempty"`
+	// Device, in an offer or answer, proves which device sent it (see
+	// DeviceProof); browsers send none.
+	Device *DeviceProof `json:"device,omitempty"`
 }
 
 // ErrBadSignal is wrapped by DecodeSignal for every malformed payload.
@@ -77,6 +81,14 @@ func DecodeSignal(b []byte) (Signal, error) {
 	}
 	if len(s.Reason) > 500 || len(s.Code) > 40 || len(s.Nonce) > 64 || len(s.MAC) > 64 {
 		return Signal{}, fmt.Errorf("%w: oversized reason, nonce or tag", ErrBadSignal)
+	}
+	if s.Device != nil {
+		if s.Kind != SignalOffer && s.Kind != SignalAnswer {
+			return Signal{}, fmt.Errorf("%w: a device proof in a %s", ErrBadSignal, s.Kind)
+		}
+		if err := s.Device.check(); err != nil {
+			return Signal{}, err
+		}
 	}
 	return s, nil
 }
