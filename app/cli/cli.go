@@ -63,15 +63,19 @@ Usage:
   epicshare send [flags] LINK PATH...  send into a receive link
   epicshare receive [flags] LINK       download what a share link offers
   epicshare receive [flags]            print a receive link, save what is sent to it
+                                       (visible to nearby devices)
+  epicshare send --to NAME PATH...     send to a nearby device
+  epicshare devices                    list the EpicShare devices on this network
 
-Run 'epicshare send --help' or 'epicshare receive --help' for their flags.
+Run 'epicshare send --help', 'epicshare receive --help' or
+'epicshare devices --help' for their flags.
 `
 
 // IsCommand reports whether arg names a subcommand or asks for help,
 // rather than being a file to open in the window.
 func IsCommand(arg string) bool {
 	switch arg {
-	case "send", "receive", "recv", "help", "-h", "-help", "--help":
+	case "send", "receive", "recv", "devices", "help", "-h", "-help", "--help":
 		return true
 	}
 	return strings.HasPrefix(arg, "-")
@@ -88,6 +92,8 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 		return runSend(ctx, args[1:], stdio)
 	case "receive", "recv":
 		return runReceive(ctx, args[1:], stdio)
+	case "devices":
+		return runDevices(ctx, args[1:], stdio)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdio.Stdout, Usage)
 		return ExitOK
@@ -102,6 +108,7 @@ type common struct {
 	relayOnly  bool
 	interfaces listFlag
 	verbose    bool
+	name       string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -109,6 +116,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.relayOnly, "relay-only", false, "connect only through a TURN relay, so that the other device never learns this one's addresses")
 	fs.Var(&c.interfaces, "interface", "use only this network `NAME` for the peer-to-peer connection, e.g. eth0 (repeatable; default: all)")
 	fs.BoolVar(&c.verbose, "verbose", false, "log connection details to stderr")
+	fs.StringVar(&c.name, "name", "", "this device's `NAME` as nearby devices see it (default: the host name)")
 }
 
 func (c *common) config(stderr io.Writer) session.Config {

@@ -53,3 +53,11 @@ func TestPrintableDropsTerminalControls(t *testing.T) {
 		t.Errorf("printable(%q) = %q, want %q", in, got, want)
 	}
 }
+
+func TestShellWord(t *testing.T) {
+	for in, want := range map[string]string{"Desk": "Desk", "my-pc_2.local": "my-pc_2.local", "Anna's laptop": `'Anna'\''s laptop'`, "": "''", "Büro": "'Büro'"} {
+		if got := shellWord(in); got != want {
+			t.Errorf("shellWord(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

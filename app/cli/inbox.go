@@ -12,6 +12,7 @@ import (
 	"github.com/epicshare/epicshare/internal/human"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
+	"github.com/epicshare/epicshare/internal/wire"
 )
 
 // inboxFlags are what `receive` without a link takes beyond the common
@@ -20,6 +21,7 @@ type inboxFlags struct {
 	server, listen string
 	listenSet      bool
 	keep           bool
+	hidden         bool
 }
 
 // runInbox holds a receive link: it prints it (stdout's first line) and a
@@ -30,6 +32,7 @@ func runInbox(ctx context.Context, c common, f inboxFlags, dir string, ask bool,
 		return ExitUsage
 	}
 	cfg := c.config(stdio.Stderr)
+	cfg.Device = loadDevice(c.name, stdio.Stderr)
 	base, stopBroker, err := brokerURL(f.server, f.listen, c.interfaces, cfg)
 	if err != nil {
 		return fail(stdio.Stderr, err)
@@ -51,7 +54,17 @@ func runInbox(ctx context.Context, c common, f inboxFlags, dir string, ask bool,
 			fmt.Fprint(stdio.Stderr, qr.ToSmallString(false))
 		}
 	}
-	fmt.Fprintf(stdio.Stderr, "Send to this computer: open %s on the other device (or scan the code).\nSaving into %s. ", link, dir)
+	fmt.Fprintf(stdio.Stderr, "Send to this computer: open %s on the other device (or scan the code).\n", link)
+	if f.server == "" && !f.hidden {
+		// On this machine's own broker: nearby devices can find it.
+		if stop, err := announce(cfg.Device, in.Link(), c.interfaces); err != nil {
+			fmt.Fprintf(stdio.Stderr, "Not visible to nearby devices: %v\n", err)
+		} else {
+			defer stop()
+			fmt.Fprintf(stdio.Stderr, "Visible to nearby devices as %q: epicshare send --to %s PATH... reaches it.\n", cfg.Device.Name, shellWord(cfg.Device.Name))
+		}
+	}
+	fmt.Fprintf(stdio.Stderr, "Saving into %s. ", dir)
 	if f.keep {
 		fmt.Fprintln(stdio.Stderr, "Press Ctrl-C to stop.")
 	} else {
@@ -100,7 +113,11 @@ func (v *inboxView) confirm(ctx context.Context, o session.Incoming) error {
 	if m.Files() == 0 {
 		what = "a message\n"
 	}
-	fmt.Fprintf(v.stdio.Stderr, "Sender %s (verification code %s, %s) offers %s", short(o.Peer), o.Code, o.Path, what)
+	who := "Sender " + short(o.Peer)
+	if o.Device != nil {
+		who = fmt.Sprintf("%s (device %s)", printable(o.Device.Name), short(o.Device.ID))
+	}
+	fmt.Fprintf(v.stdio.Stderr, "%s (verification code %s, %s) offers %s", who, o.Code, o.Path, what)
 	if !v.ask {
 		return nil
 	}
@@ -111,6 +128,9 @@ func (v *inboxView) event(e session.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	id := short(e.Peer)
+	if e.Device != nil {
+		id = printable(e.Device.Name) // "sender NAME: …"
+	}
 	w := v.stdio.Stderr
 	switch e.State {
 	case session.Receiving:
@@ -195,4 +215,30 @@ func short(id string) string {
 		return id[:6]
 	}
 	return id
+}
+
+// announce makes the inbox at link visible to nearby devices as d until
+// stop.
+func announce(d *session.Device, link wire.Link, interfaces []string) (stop func(), err error) {
+	a, err := d.Announcement(link)
+	if err != nil {
+		return nil, err
+	}
+	n, err := startNearby(interfaces, d.ID())
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Announce(a); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return func() { n.Close() }, nil
+}
+
+// shellWord quotes s for a POSIX shell if it needs it.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

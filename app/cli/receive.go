@@ -29,7 +29,10 @@ Each sender's offer is shown, and asked about, before anything is written;
 a text message that comes with it goes to standard output. It exits 0 once
 the first sender's files all verified, or with --keep goes on until
 Ctrl-C. Without --server, the signaling server runs inside this command on
---listen, as for send.
+--listen, as for send, and the receive link is announced on this network
+(mDNS) under --name unless --hidden: nearby devices list it, and
+"epicshare send --to NAME" reaches it. Senders that prove their device
+key are shown by name and device ID.
 
 Either way: what is offered is shown and asked about before anything is
 written, unless --yes is given or standard input is not a terminal. Every
@@ -54,6 +57,7 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 	fs.StringVar(&in.server, "server", "", "without LINK: hold the receive link on the signaling server at `URL` instead of running one here")
 	fs.StringVar(&in.listen, "listen", ":0", "without LINK: run the signaling server on this `ADDR`ess (host:port; port 0 picks a free one)")
 	fs.BoolVar(&in.keep, "keep", false, "without LINK: keep receiving after the first sender finishes, until Ctrl-C")
+	fs.BoolVar(&in.hidden, "hidden", false, "without LINK: do not announce the receive link to nearby devices")
 	pos, err := parse(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {

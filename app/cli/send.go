@@ -33,6 +33,10 @@ app's "Send to this computer" shows), it sends the files and the message
 into it instead, and exits 0 once the receiver accepted and verified every
 file. If that breaks, sending the same files again resumes.
 
+With --to, it sends to a device on this network instead: one that
+"epicshare devices" lists, by name or device ID. Only that device can
+receive (it proves its key); it still decides whether to accept.
+
 Without --server, the signaling server runs inside this command on --listen
 and the link names this machine's network address, so a second device on
 the same network needs nothing else.
@@ -52,6 +56,7 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 	listen := fs.String("listen", ":0", "run the signaling server on this `ADDR`ess (host:port; port 0 picks a free one)")
 	keep := fs.Bool("keep", false, "keep sharing after the first receiver finishes, until Ctrl-C")
 	text := fs.String("text", "", "send this `MESSAGE` too (up to 1 MiB; - reads it from standard input)")
+	to := fs.String("to", "", "send to the nearby device with this `NAME` or device ID")
 	paths, err := parse(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -83,6 +88,12 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 	case link != nil && (set["server"] || set["listen"] || set["keep"]):
 		fmt.Fprintln(stdio.Stderr, "epicshare send: --server, --listen and --keep are for sharing; a receive link names its server")
 		return ExitUsage
+	case set["to"] && (link != nil || set["server"] || set["listen"] || set["keep"]):
+		fmt.Fprintln(stdio.Stderr, "epicshare send: --to sends to a nearby device: give it no link, --server, --listen or --keep")
+		return ExitUsage
+	case set["to"] && *to == "":
+		fmt.Fprintln(stdio.Stderr, "epicshare send: --to needs a device's name or ID")
+		return ExitUsage
 	}
 	if *text == "-" {
 		b, err := io.ReadAll(io.LimitReader(stdio.Stdin, transfer.MaxText+1))
@@ -101,7 +112,17 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 		return fail(stdio.Stderr, err)
 	}
 	if link != nil {
-		return sendInto(ctx, c, *link, offer, stdio)
+		return sendInto(ctx, c.config(stdio.Stderr), *link, "", offer, stdio)
+	}
+	if *to != "" {
+		cfg := c.config(stdio.Stderr)
+		cfg.Device = loadDevice(c.name, stdio.Stderr)
+		d, err := findDevice(ctx, c.interfaces, cfg.Device.ID(), *to, 5*time.Second)
+		if err != nil {
+			return fail(stdio.Stderr, err)
+		}
+		fmt.Fprintf(stdio.Stderr, "Found %s (device %s) at %s.\n", printable(d.Name), short(d.ID), d.Addr)
+		return sendInto(ctx, cfg, d.Link, d.ID, offer, stdio)
 	}
 	for _, p := range offer.Skipped {
 		fmt.Fprintf(stdio.Stderr, "skipping %s: not a regular file or folder\n", p)
@@ -151,12 +172,14 @@ func looksLikeLink(arg string) bool {
 	return strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://")
 }
 
-// sendInto sends offer into a receive link.
-func sendInto(ctx context.Context, c common, link wire.Link, offer *transfer.Offer, stdio IO) int {
+// sendInto sends offer into a receive link, held by the device with ID
+// device if that is set.
+func sendInto(ctx context.Context, cfg session.Config, link wire.Link, device string, offer *transfer.Offer, stdio IO) int {
 	tty := isTerminal(stdio.Stderr)
 	drawn := false
 	fmt.Fprintf(stdio.Stderr, "Sending %s to %s…\n", headline(offer.Manifest), link.Server.Host)
-	err := session.Send(ctx, c.config(stdio.Stderr), link, offer, session.SendOptions{
+	err := session.Send(ctx, cfg, link, offer, session.SendOptions{
+		Device: device,
 		OnConnected: func(code string, path peer.Path) {
 			fmt.Fprintf(stdio.Stderr, "Connected (%s). Verification code: %s (the receiver shows the same). Waiting for it to accept…\n", path, code)
 		},

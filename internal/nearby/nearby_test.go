@@ -15,6 +15,7 @@ import (
 
 	"github.com/epicshare/epicshare/internal/nearby"
 	"github.com/epicshare/epicshare/internal/rendezvous"
+	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/wire"
 )
 
@@ -30,17 +31,17 @@ type device struct {
 
 // start starts device i's broker and Node; changes, if set, is told of
 // every change of its list.
-func start(t *testing.T, l *lan, i int, name string) *device {
+func start(t *testing.T, l *testutil.LAN, i int, name string) *device {
 	t.Helper()
-	ln := l.listen(i, l.addrs[i]+":0")
+	ln := l.Listen(i, l.Addrs[i]+":0")
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- rendezvous.New(rendezvous.Config{}).Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-served })
 	d := &device{id: wire.NewPeerID(), port: ln.Addr().(*net.TCPAddr).Port}
 	var err error
-	l.in(i, func() {
-		d.node, err = nearby.Start(nearby.Config{Round: round, Dial: l.dialer(i)}, d.id)
+	l.In(i, func() {
+		d.node, err = nearby.Start(nearby.Config{Round: round, Dial: l.Dialer(i)}, d.id)
 	})
 	if err != nil {
 		t.Fatalf("start device %d: %v", i+1, err)
@@ -78,7 +79,7 @@ func waitList(t *testing.T, d *device, want []string, within time.Duration) []ne
 // announces; one that hides, and one that quits without a word, are gone
 // within a few rounds.
 func TestDevicesFindEachOther(t *testing.T) {
-	l := newLAN(t, 3)
+	l := testutil.NewLAN(t, 3)
 	a, b, c := start(t, l, 0, "Anna's laptop"), start(t, l, 1, "Büro-PC"), start(t, l, 2, "nobody sees me")
 	if err := a.node.Announce(a.ann); err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ func TestDevicesFindEachOther(t *testing.T) {
 		if g.ID != d.id || g.Inbox != d.ann.Inbox || g.Secret != d.ann.Secret {
 			t.Errorf("%s: listed as %+v, announced %+v", d.ann.Name, g.Announcement, d.ann)
 		}
-		want := fmt.Sprintf("http://%s:%d/r/%s#%s", l.addrs[i], d.port, d.ann.Inbox, d.ann.Secret)
+		want := fmt.Sprintf("http://%s:%d/r/%s#%s", l.Addrs[i], d.port, d.ann.Inbox, d.ann.Secret)
 		if g.Link.String() != want {
 			t.Errorf("%s: link %s, want %s", d.ann.Name, g.Link.String(), want)
 		}
@@ -123,10 +124,10 @@ func TestDevicesFindEachOther(t *testing.T) {
 // An announcement whose broker does not answer (a closed port, or an
 // address where no EpicShare broker runs) is never listed.
 func TestDeadBrokersAreNotListed(t *testing.T) {
-	l := newLAN(t, 3)
+	l := testutil.NewLAN(t, 3)
 	a, b, c := start(t, l, 0, "closed port"), start(t, l, 1, "real"), start(t, l, 2, "browser")
 	// a announces a port nothing listens on.
-	closed := l.listen(0, l.addrs[0]+":0")
+	closed := l.Listen(0, l.Addrs[0]+":0")
 	a.ann.Port = closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
 	if err := a.node.Announce(a.ann); err != nil {
@@ -144,7 +145,7 @@ func TestDeadBrokersAreNotListed(t *testing.T) {
 }
 
 func TestAnnouncementsAreChecked(t *testing.T) {
-	l := newLAN(t, 1)
+	l := testutil.NewLAN(t, 1)
 	d := start(t, l, 0, "x")
 	good := d.ann
 	cases := map[string]func(a *nearby.Announcement){
@@ -187,11 +188,11 @@ func TestCleanName(t *testing.T) {
 // hostile sends raw mDNS responses from device i, as anyone on the
 // network may: each announces instance inst of the service with the
 // given TXT strings, SRV port and A address.
-func hostile(t *testing.T, l *lan, i int, records []rawRecord) {
+func hostile(t *testing.T, l *testutil.LAN, i int, records []rawRecord) {
 	t.Helper()
 	var pc *ipv4.PacketConn
-	l.in(i, func() {
-		c, err := net.ListenPacket("udp4", l.addrs[i]+":0")
+	l.In(i, func() {
+		c, err := net.ListenPacket("udp4", l.Addrs[i]+":0")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +259,7 @@ func (r rawRecord) pack(t *testing.T) []byte {
 // hangs or crashes the browser; the malformed and dead ones are never
 // listed, the list stays bounded, and the real device is still found.
 func TestHostileAnnouncements(t *testing.T) {
-	l := newLAN(t, 3)
+	l := testutil.NewLAN(t, 3)
 	real, c := start(t, l, 1, "Büro-PC"), start(t, l, 2, "browser")
 	if err := real.node.Announce(real.ann); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package nearby_test
+package testutil
 
 import (
 	"context"
@@ -7,36 +7,37 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// The tests never touch the machine's own network: every device is a
-// network namespace of its own with a veth into a bridge, in a
-// namespace of its own too, which the test makes and removes. mDNS
-// flows on that bridge only. One test process holds every device: the
-// sockets of each are made with a thread switched into its namespace
-// (they stay there), and its connections through a dialer that does
-// the same.
-
-// lan is a bridged network of namespaces.
-type lan struct {
-	t     *testing.T
-	names []string // the devices' namespaces
-	addrs []string // their IPv4 addresses, on eth0
+// LAN is a local network for tests that must never touch the machine's
+// own: every device is a network namespace of its own with a veth (eth0)
+// into a bridge, itself in a namespace of its own; the test makes them
+// and removes them. Multicast (mDNS) flows on that bridge only. Devices
+// are processes started in a namespace (Command), or, in one test
+// process, sockets made with a thread switched into it (In, Listen,
+// Dialer): a socket stays in the namespace it was made in.
+type LAN struct {
+	t     testing.TB
+	Names []string // the devices' namespaces
+	Addrs []string // their IPv4 addresses, on eth0
 }
 
-// newLAN makes n devices, 10.88.0.1 to 10.88.0.n, with IPv6 link-local
-// addresses too, on one bridge.
-func newLAN(t *testing.T, n int) *lan {
+var lans atomic.Int64
+
+// NewLAN makes n devices, 10.88.0.1 to 10.88.0.n (and IPv6 link-local
+// addresses), on one bridge. It skips the test unless run as root.
+func NewLAN(t testing.TB, n int) *LAN {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
 	}
-	prefix := fmt.Sprintf("es-nb-%d-", os.Getpid())
+	prefix := fmt.Sprintf("es-lan-%d-%d-", os.Getpid(), lans.Add(1))
 	hub := prefix + "hub"
-	l := &lan{t: t}
+	l := &LAN{t: t}
 	ip := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
@@ -58,14 +59,14 @@ func newLAN(t *testing.T, n int) *lan {
 		ip("-n", ns, "addr", "add", addr+"/24", "dev", "eth0")
 		ip("-n", ns, "link", "set", "eth0", "up")
 		ip("-n", ns, "link", "set", "lo", "up")
-		l.names = append(l.names, ns)
-		l.addrs = append(l.addrs, addr)
+		l.Names = append(l.Names, ns)
+		l.Addrs = append(l.Addrs, addr)
 	}
 	return l
 }
 
-// in runs fn on a thread switched into device i's namespace.
-func (l *lan) in(i int, fn func()) {
+// In runs fn on a thread switched into device i's namespace.
+func (l *LAN) In(i int, fn func()) {
 	l.t.Helper()
 	runtime.LockOSThread()
 	orig, err := os.Open("/proc/thread-self/ns/net")
@@ -73,7 +74,7 @@ func (l *lan) in(i int, fn func()) {
 		l.t.Fatal(err)
 	}
 	defer orig.Close()
-	target, err := os.Open("/var/run/netns/" + l.names[i])
+	target, err := os.Open("/var/run/netns/" + l.Names[i])
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -93,23 +94,28 @@ func (l *lan) in(i int, fn func()) {
 	fn()
 }
 
-// dialer dials from device i's namespace.
-func (l *lan) dialer(i int) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// Dialer dials from device i's namespace.
+func (l *LAN) Dialer(i int) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (c net.Conn, err error) {
-		l.in(i, func() { c, err = (&net.Dialer{}).DialContext(ctx, network, addr) })
+		l.In(i, func() { c, err = (&net.Dialer{}).DialContext(ctx, network, addr) })
 		return c, err
 	}
 }
 
-// listen listens on TCP in device i's namespace.
-func (l *lan) listen(i int, addr string) net.Listener {
+// Listen listens on TCP in device i's namespace.
+func (l *LAN) Listen(i int, addr string) net.Listener {
 	l.t.Helper()
 	var ln net.Listener
 	var err error
-	l.in(i, func() { ln, err = net.Listen("tcp", addr) })
+	l.In(i, func() { ln, err = net.Listen("tcp", addr) })
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	l.t.Cleanup(func() { ln.Close() })
 	return ln
+}
+
+// Command is name with args run in device i's namespace.
+func (l *LAN) Command(ctx context.Context, i int, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", l.Names[i], name}, args...)...)
 }
