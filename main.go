@@ -17,6 +17,7 @@ import (
 	"github.com/epicshare/epicshare/app/cli"
 	"github.com/epicshare/epicshare/app/ui"
 	"github.com/epicshare/epicshare/assets"
+	"github.com/epicshare/epicshare/internal/nearby"
 )
 
 func main() {
@@ -34,7 +35,7 @@ func main() {
 	}
 	a := app.NewWithID(ui.AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
-	u := ui.New(a, ui.Config{})
+	u := ui.New(a, ui.Config{Nearby: nearby.Start})
 	defer u.Close()
 	u.Open(os.Args[1:]...)
 	u.ShowAndRun()

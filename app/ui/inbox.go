@@ -150,6 +150,7 @@ func (v *inboxView) reopen(p place) {
 		v.opening.Lock()
 		defer v.opening.Unlock()
 		if old != nil {
+			v.u.nearby.inboxOpened(nil, false)
 			old.Stop()
 		}
 		v.mu.Lock()
@@ -184,6 +185,8 @@ func (v *inboxView) open(gen int, p place) {
 	note := v.note
 	v.note = ""
 	v.mu.Unlock()
+	link := in.Link()
+	v.u.nearby.inboxOpened(&link, p.server == "")
 	if note == "" {
 		note = v.u.brokerStatus()
 	}
@@ -199,15 +202,18 @@ func (v *inboxView) open(gen int, p place) {
 			v.inbox, v.want = nil, place{}
 		}
 		v.mu.Unlock()
+		if current {
+			v.u.nearby.inboxOpened(nil, false)
+		}
 		if err := in.Err(); current && err != nil {
 			v.u.do(func() { v.unavailable(err) })
 		}
 	}()
-	link := in.Link().String()
-	img, qerr := qrImage(link)
+	shown := link.String()
+	img, qerr := qrImage(shown)
 	v.u.do(func() {
-		v.linkText = link
-		v.link.SetText(link)
+		v.linkText = shown
+		v.link.SetText(shown)
 		showReach(v.reach, in.Link())
 		if qerr == nil {
 			v.qr.Image = img
@@ -286,12 +292,24 @@ func (v *inboxView) row(id string) *senderRow {
 // Decline; called from the sender's goroutine. Nothing is written before
 // Accept.
 func (v *inboxView) confirm(ctx context.Context, o session.Incoming, dir string) error {
+	if o.Device != nil {
+		if _, ok := v.u.trustedDevices()[o.Device.ID]; ok {
+			// Marked "always accept": by its key, which it proved, not
+			// by its name.
+			v.u.do(func() { v.row(o.Peer).autoAccepted(o, dir) })
+			return nil
+		}
+	}
 	answer := make(chan bool, 1)
 	v.u.do(func() {
 		v.row(o.Peer).offered(o, dir, answer)
 		v.u.recv.scroll.ScrollToTop() // the rows sit under the receive code
 	})
-	v.u.notify("Files offered", fmt.Sprintf("A device offers %s.", offerSummary(o.Manifest)))
+	who := "A device"
+	if o.Device != nil {
+		who = o.Device.Name
+	}
+	v.u.notify("Files offered", fmt.Sprintf("%s offers %s.", who, offerSummary(o.Manifest)))
 	err := waitAnswer(ctx, answer)
 	if ctx.Err() != nil {
 		v.u.do(func() { v.row(o.Peer).decided() }) // withdrawn: no more buttons
@@ -355,6 +373,8 @@ type senderRow struct {
 	text    *fyne.Container
 	accept  *widget.Button
 	decline *widget.Button
+	always  *widget.Check // "Always accept from this device", for a proven device
+	device  *session.RemoteDevice
 	answer  chan bool
 	bar     *widget.ProgressBar
 	detail  *widget.Label
@@ -378,12 +398,14 @@ func newSenderRow(u *UI, n int, stop func()) *senderRow {
 			u.showError(err)
 		}
 	})
+	r.always = widget.NewCheck("Always accept from this device", nil)
 	r.bar.Hide()
 	r.stop.Hide()
 	r.open.Hide()
 	r.accept.Hide()
 	r.decline.Hide()
-	r.box = container.NewVBox(r.title, r.list, r.text, container.NewHBox(r.accept, r.decline, r.stop, r.open), r.bar, r.detail, widget.NewSeparator())
+	r.always.Hide()
+	r.box = container.NewVBox(r.title, r.list, r.text, container.NewHBox(r.accept, r.decline, r.always, r.stop, r.open), r.bar, r.detail, widget.NewSeparator())
 	return r
 }
 
@@ -395,10 +417,15 @@ func (r *senderRow) name(code string) string {
 	return s
 }
 
-func (r *senderRow) offered(o session.Incoming, dir string, answer chan bool) {
-	r.asking, r.answer, r.dir = true, answer, dir
+// show fills the row with o's offer into dir.
+func (r *senderRow) show(o session.Incoming, dir string) {
+	r.dir, r.device = dir, o.Device
 	r.head = r.name(o.Code) + " · " + pathWords(o.Path)
 	r.title.SetText(r.head + " · offers " + offerSummary(o.Manifest))
+	if o.Device != nil {
+		r.head = fmt.Sprintf("%s · code %s · %s", o.Device.Name, o.Code, pathWords(o.Path))
+		r.title.SetText(fmt.Sprintf("%s wants to send you %s · code %s · %s", o.Device.Name, offerSummary(o.Manifest), o.Code, pathWords(o.Path)))
+	}
 	if len(o.Manifest.Entries) > 0 {
 		r.list.SetText(offerText(o.Manifest))
 		r.list.Show()
@@ -411,12 +438,31 @@ func (r *senderRow) offered(o session.Incoming, dir string, answer chan bool) {
 	}
 	r.text.Refresh()
 	r.box.Refresh()
+}
+
+func (r *senderRow) offered(o session.Incoming, dir string, answer chan bool) {
+	r.show(o, dir)
+	r.asking, r.answer = true, answer
 	r.detail.SetText("Compare the code with the one the sending device shows. Nothing is saved before you accept; it goes to " + dir + ".")
 	r.accept.Show()
 	r.decline.Show()
+	if o.Device != nil {
+		r.always.SetChecked(false)
+		r.always.Show()
+	}
+}
+
+// autoAccepted shows an offer from a device marked "always accept".
+func (r *senderRow) autoAccepted(o session.Incoming, dir string) {
+	r.show(o, dir)
+	r.detail.SetText(fmt.Sprintf("Accepted without asking: %s is always accepted (Settings, Nearby devices). Saving into %s.", o.Device.Name, dir))
+	r.stop.Show()
 }
 
 func (r *senderRow) decide(ok bool) {
+	if ok && r.device != nil && r.always.Checked {
+		r.u.setTrusted(r.device.ID, r.device.Name, true)
+	}
 	if r.answer != nil {
 		r.answer <- ok
 	}
@@ -431,6 +477,7 @@ func (r *senderRow) decided() {
 	r.asking, r.answer = false, nil
 	r.accept.Hide()
 	r.decline.Hide()
+	r.always.Hide()
 }
 
 func (r *senderRow) update(e session.Event) {

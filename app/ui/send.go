@@ -2,10 +2,12 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"fyne.io/fyne/v2"
@@ -122,7 +124,7 @@ func newSendView(u *UI) *sendView {
 	))
 	v.picking = container.NewBorder(
 		container.NewCenter(container.NewHBox(addFiles, addFolder)),
-		container.NewVBox(v.message, container.NewBorder(nil, nil, v.total, v.shareBtn)),
+		container.NewVBox(v.message, container.NewBorder(nil, nil, v.total, v.shareBtn), u.nearby.content),
 		nil, nil, container.NewStack(v.list, v.empty))
 
 	// The sharing screen.
@@ -226,12 +228,24 @@ func plural(n int) string {
 }
 
 // start shares the picked items.
-func (v *sendView) start() {
+// offer is what is picked: the files and folders, and the message;
+// nil if there is nothing.
+func (v *sendView) offer() (*transfer.Offer, error) {
+	if len(v.items) == 0 && strings.TrimSpace(v.message.Text) == "" {
+		return nil, nil
+	}
 	paths := make([]string, len(v.items))
 	for i, it := range v.items {
 		paths[i] = it.path
 	}
-	offer, err := transfer.NewTextOffer(v.message.Text, paths...)
+	return transfer.NewTextOffer(v.message.Text, paths...)
+}
+
+func (v *sendView) start() {
+	offer, err := v.offer()
+	if err == nil && offer == nil {
+		err = errors.New("nothing to share: add files or folders, or write a message")
+	}
 	if err != nil {
 		v.u.showError(err)
 		return

@@ -44,6 +44,8 @@ type settingsView struct {
 	folder  *widget.Label
 	portE   *widget.Entry
 	content fyne.CanvasObject
+	// trustedBox lists the devices always accepted (nearby.go).
+	trustedBox *fyne.Container
 }
 
 func newSettingsView(u *UI) *settingsView {
@@ -118,6 +120,7 @@ func newSettingsView(u *UI) *settingsView {
 					widget.NewLabel("used from the next start; links name it"), v.portE))))),
 		widget.NewCard("STUN and TURN servers (optional)", "A signal server offers its own; these replace them. One per line: a URL, then for TURN a user name and a password.", v.ice),
 		widget.NewCard("Save received files in", "", container.NewBorder(nil, nil, nil, change, v.folder)),
+		v.nearbySettings(),
 	))
 	return v
 }

@@ -25,6 +25,7 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/epicshare/epicshare/internal/nearby"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
@@ -48,6 +49,10 @@ type Config struct {
 	// Do runs a UI update from another goroutine; fyne.Do by default.
 	// Tests, whose Fyne driver has no UI thread, pass one that serialises.
 	Do func(func())
+	// Nearby, if set, starts finding nearby devices and announcing this
+	// one (nearby.Start); without it the window does neither. Tests that
+	// may not touch the machine's network leave it unset.
+	Nearby func(cfg nearby.Config, self string) (*nearby.Node, error)
 }
 
 // UI is the EpicShare window.
@@ -60,10 +65,12 @@ type UI struct {
 	send     *sendView
 	recv     *recvView
 	settings *settingsView
+	nearby   *nearbyView
 
 	mu         sync.Mutex
 	broker     *session.LocalBroker // the built-in one, started on first use
 	brokerNote string               // what to tell about its port, if anything
+	dev        *session.Device      // this device, loaded on first use
 }
 
 // New builds the window of app a.
@@ -75,6 +82,7 @@ func New(a fyne.App, cfg Config) *UI {
 		cfg.Do = fyne.Do
 	}
 	u := &UI{app: a, cfg: cfg, win: a.NewWindow("EpicShare")}
+	u.nearby = newNearbyView(u)
 	u.settings = newSettingsView(u)
 	u.send = newSendView(u)
 	u.recv = newRecvView(u)
@@ -90,6 +98,7 @@ func New(a fyne.App, cfg Config) *UI {
 			u.recv.inbox.start()
 		}
 	}
+	u.nearby.start()
 	u.recv.inbox.start()
 	u.win.SetContent(u.tabs)
 	u.win.Resize(fyne.NewSize(760, 620))
@@ -137,7 +146,7 @@ func (u *UI) sessionConfig() session.Config {
 	pc := u.cfg.Peer
 	pc.ICEServers = append(slices.Clone(pc.ICEServers), u.settings.iceServers()...)
 	pc.Logger = u.cfg.Logger
-	return session.Config{Peer: pc, Logger: u.cfg.Logger}
+	return session.Config{Peer: pc, Logger: u.cfg.Logger, Device: u.device()}
 }
 
 // server returns the signaling server to share through: the remote one
@@ -201,6 +210,7 @@ func (u *UI) brokerStatus() string {
 // Close stops what the window started and waits until it has. It is safe
 // to call more than once.
 func (u *UI) Close() {
+	u.nearby.stop()
 	u.send.stop()
 	u.recv.cancel()
 	u.recv.inbox.stop()
@@ -217,7 +227,7 @@ func (u *UI) Close() {
 
 // confirmClose asks before closing the window while files are moving.
 func (u *UI) confirmClose() {
-	if !u.send.busy() && !u.recv.busy() && !u.recv.inbox.busy() {
+	if !u.send.busy() && !u.recv.busy() && !u.recv.inbox.busy() && !u.nearby.busy() {
 		u.Close()
 		u.win.Close()
 		return

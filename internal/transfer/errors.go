@@ -102,3 +102,10 @@ type PartialError struct {
 
 func (e *PartialError) Error() string { return e.Err.Error() }
 func (e *PartialError) Unwrap() error { return e.Err }
+
+// Declined reports whether err says the offer was declined: this side's
+// ErrDeclined, or the receiver's decline as the sender heard it.
+func Declined(err error) bool {
+	var pe *PeerError
+	return errors.Is(err, ErrDeclined) || (errors.As(err, &pe) && pe.Code == CancelDeclined)
+}
