@@ -107,10 +107,18 @@ type Node struct {
 // entry is a device and when it last answered.
 type entry struct {
 	dev      Device
-	lastSeen int  // round
-	checked  bool // its broker answered
+	lastSeen int                    // round
+	seen     map[netip.AddrPort]int // its addresses (no zone), and the round each was last heard
+	checked  bool                   // its broker answered, at dev.Addr
 	checking bool
 }
+
+// maxAddrs bounds the addresses kept per device.
+const maxAddrs = 4
+
+// better says whether a is the address to prefer over b: IPv4, which
+// needs no zone, over IPv6.
+func better(a, b netip.AddrPort) bool { return a.Addr().Is4() && !b.Addr().Is4() }
 
 // Start starts browsing on the configured interfaces; self is this
 // device's ID, which is never listed (its own announcement comes back).
@@ -336,10 +344,22 @@ func (n *Node) found(ev mdns.ServiceEvent) {
 		e = &entry{}
 		n.devices[a.ID] = e
 	}
-	if e.dev.Announcement != a || !sameAddr(e.dev.Addr, addr) {
-		// New, or moved: its broker is checked again before it is listed.
+	switch {
+	case e.dev.Announcement != a:
+		// New, or changed: its broker is checked before it is listed.
 		e.dev = Device{Announcement: a, Addr: addr, Link: link(addr, a)}
-		e.checked = false
+		e.checked, e.seen = false, nil
+	case !sameAddr(e.dev.Addr, addr) && !e.checked && !e.checking && better(addr, e.dev.Addr):
+		e.dev.Addr, e.dev.Link = addr, link(addr, a)
+	}
+	// A device that answers with an IPv4 and an IPv6 address comes
+	// with each in turn: it stays listed at the one that was checked,
+	// unless that one is no longer heard (see endRound).
+	if e.seen == nil {
+		e.seen = map[netip.AddrPort]int{}
+	}
+	if _, ok := e.seen[addr]; ok || len(e.seen) < maxAddrs {
+		e.seen[addr] = n.round
 	}
 	e.lastSeen = n.round
 	if !e.checked && !e.checking && !n.closed {
@@ -432,11 +452,30 @@ func (n *Node) endRound() {
 	n.mu.Lock()
 	changed := false
 	for id, e := range n.devices {
-		if n.round-e.lastSeen >= missedRounds {
+		switch {
+		case n.round-e.lastSeen >= missedRounds:
 			delete(n.devices, id)
 			changed = changed || e.checked
-		} else if !e.checked && !e.checking {
+		case !e.checked && !e.checking:
 			delete(n.devices, id) // checked and refused: try again when seen
+		case e.checked && !e.checking:
+			// Heard, but no longer at the address it is listed at (it
+			// moved): check it at the best address heard lately.
+			listed := netip.AddrPortFrom(e.dev.Addr.Addr().WithZone(""), e.dev.Addr.Port())
+			if n.round-e.seen[listed] < missedRounds {
+				break
+			}
+			var next netip.AddrPort
+			for a, r := range e.seen {
+				if n.round-r < missedRounds && (!next.IsValid() || better(a, next)) {
+					next = a
+				}
+			}
+			if next.IsValid() {
+				e.dev.Addr, e.dev.Link = next, link(next, e.dev.Announcement)
+				e.checked, e.checking, changed = false, true, true
+				go n.check(id, e.dev)
+			}
 		}
 	}
 	n.round++

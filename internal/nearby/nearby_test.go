@@ -311,3 +311,27 @@ func TestHostileAnnouncements(t *testing.T) {
 	// Once the flood stops, the list is the real device's alone.
 	waitList(t, c, []string{"Büro-PC"}, 10*time.Second)
 }
+
+// A device on two interfaces of one network (Wi-Fi and Ethernet; here
+// the second with IPv6 link-local only) answers on each, with another
+// address each time. Listed once checked, it stays listed, at its IPv4
+// address.
+func TestTwoInterfacesDoNotFlicker(t *testing.T) {
+	l := testutil.NewLAN(t, 2)
+	l.SecondLink(0)
+	a, c := start(t, l, 0, "two links"), start(t, l, 1, "browser")
+	if err := a.node.Announce(a.ann); err != nil {
+		t.Fatal(err)
+	}
+	got := waitList(t, c, []string{"two links"}, 10*time.Second)
+	for end := time.Now().Add(8 * round); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if now := c.node.Devices(); len(now) != 1 {
+			t.Fatalf("the list flickered to %q", names(now))
+		} else if now[0].Addr != got[0].Addr {
+			t.Fatalf("the device moved from %s to %s", got[0].Addr, now[0].Addr)
+		}
+	}
+	if !got[0].Addr.Addr().Is4() {
+		t.Errorf("listed at %s, want its IPv4 address", got[0].Addr)
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,6 +26,7 @@ type LAN struct {
 	t     testing.TB
 	Names []string // the devices' namespaces
 	Addrs []string // their IPv4 addresses, on eth0
+	hub   string   // the bridge's namespace
 }
 
 var lans atomic.Int64
@@ -62,7 +65,37 @@ func NewLAN(t testing.TB, n int) *LAN {
 		l.Names = append(l.Names, ns)
 		l.Addrs = append(l.Addrs, addr)
 	}
+	l.hub = hub
 	return l
+}
+
+// SecondLink gives device i a second interface, eth1, into the same
+// bridge with only an IPv6 link-local address: a machine on Wi-Fi and
+// Ethernet at once.
+func (l *LAN) SecondLink(i int) {
+	l.t.Helper()
+	port := fmt.Sprintf("q%d", i+1)
+	for _, args := range [][]string{
+		{"-n", l.hub, "link", "add", port, "type", "veth", "peer", "name", "eth1", "netns", l.Names[i]},
+		{"-n", l.hub, "link", "set", port, "master", "br0", "up"},
+		{"-n", l.Names[i], "link", "set", "eth1", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			l.t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	// Its link-local address comes once duplicate detection is done.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := exec.Command("ip", "-n", l.Names[i], "-6", "addr", "show", "dev", "eth1", "scope", "link").Output()
+		if strings.Contains(string(out), "inet6") && !strings.Contains(string(out), "tentative") {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("eth1 of device %d has no link-local address:\n%s", i+1, out)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the kernel's address state
+	}
 }
 
 // In runs fn on a thread switched into device i's namespace.
