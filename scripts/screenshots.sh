@@ -44,11 +44,13 @@ head -c 48000000 /dev/urandom >"$work/src/Holiday 2026/videos/waves.mp4"
 echo "Packing list" >"$work/src/Holiday 2026/notes.txt"
 head -c 350000 /dev/urandom >"$work/src/itinerary.pdf"
 
-# app HOME NAME ARGS...: one instance with its own preferences.
+# app HOME NAME ARGS...: one instance with its own preferences, its
+# device called NAME.
 app() {
-	local home=$1
-	shift
-	mkdir -p "$home/.cache" "$home/Downloads" "$home/run"
+	local home=$1 name=$2
+	shift 2
+	mkdir -p "$home/.cache" "$home/Downloads" "$home/run" "$home/.config/fyne/io.github.epicshare"
+	printf '{"device.name":"%s"}' "$name" >"$home/.config/fyne/io.github.epicshare/preferences.json"
 	chmod 700 "$home/run"
 	ip netns exec "$ns" env HOME="$home" XDG_RUNTIME_DIR="$home/run" DISPLAY="$display" "$bin" "$@" >"$home/log" 2>&1 &
 	pids+=($!)
@@ -66,7 +68,7 @@ click() { xdotool mousemove --window "$1" "$2" "$3" click 1; sleep "${4:-0.5}"; 
 shot() { import -window "$1" "$out/$2"; echo "wrote $out/$2"; }
 
 mkdir -p "$out"
-sender=$(app "$work/a" "$work/src/Holiday 2026" "$work/src/itinerary.pdf")
+sender=$(app "$work/a" "Studio desktop" "$work/src/Holiday 2026" "$work/src/itinerary.pdf")
 sw=$(window "$sender")
 xdotool windowmove "$sw" 0 0
 sleep 1.5
@@ -77,7 +79,7 @@ link=$(zbarimg --quiet --raw "$out/send-share.png" | head -1)
 [ -n "$link" ] || { echo "no QR code on the send screen" >&2; exit 1; }
 echo "link from the QR code: $link"
 
-receiver=$(app "$work/b")
+receiver=$(app "$work/b" "Office laptop")
 rw=$(window "$receiver")
 xdotool windowmove "$rw" 800 0
 sleep 1.5
@@ -103,13 +105,23 @@ cmp "$work/src/Holiday 2026/videos/waves.mp4" "$work/b/Downloads/Holiday 2026/vi
 click "$rw" 168 21 # Settings tab
 shot "$rw" settings.png
 
-# A phone's offer into the receive link, as the terminal makes it.
+# Another computer's offer into the receive link, as the terminal makes
+# it (it proves its device, so the row names it).
 click "$rw" 92 21 1 # Receive tab
-ip netns exec "$ns" "$bin" send --interface v0 --text "Boarding pass and the photos. Gate B12, see https://example.org/checkin" \
+ip netns exec "$ns" env HOME="$work/c" "$bin" send --name "Anna's laptop" --interface v0 --text "Boarding pass and the photos. Gate B12, see https://example.org/checkin" \
 	"$inbox" "$work/src/Holiday 2026/photos" "$work/src/itinerary.pdf" >"$work/push.log" 2>&1 &
 pids+=($!)
 sleep 3
 shot "$rw" receive-incoming.png
+
+# Nearby devices: a third window, with a file picked, lists the other two.
+third=$(app "$work/c3" "Kitchen tablet" "$work/src/itinerary.pdf")
+tw=$(window "$third")
+xdotool windowmove "$tw" 0 0
+sleep 6 # a few rounds of looking
+shot "$tw" send-nearby.png
+click "$tw" 200 496 3 # "Office laptop": it is asked, naming this device
+shot "$tw" send-nearby-waiting.png
 
 # The browser receiver page, phone-sized, from the Chromium end-to-end test
 # (it makes its own namespace).

@@ -112,7 +112,11 @@ func runSend(ctx context.Context, args []string, stdio IO) int {
 		return fail(stdio.Stderr, err)
 	}
 	if link != nil {
-		return sendInto(ctx, c.config(stdio.Stderr), *link, "", offer, stdio)
+		// Proving this device lets the receiver name it, and accept it
+		// without asking if it was marked so.
+		cfg := c.config(stdio.Stderr)
+		cfg.Device = loadDevice(c.name, stdio.Stderr)
+		return sendInto(ctx, cfg, *link, "", offer, stdio)
 	}
 	if *to != "" {
 		cfg := c.config(stdio.Stderr)

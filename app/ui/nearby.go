@@ -107,11 +107,16 @@ type nearbyView struct {
 }
 
 func newNearbyView(u *UI) *nearbyView {
-	v := &nearbyView{u: u, buttons: container.NewGridWrap(fyne.NewSize(180, 40)), note: widget.NewLabel(""), rowsBox: container.NewVBox()}
-	v.note.Wrapping = fyne.TextWrapWord
+	v := &nearbyView{u: u, buttons: container.NewHBox(), note: widget.NewLabel(""), rowsBox: container.NewVBox()}
+	v.note.Importance = widget.LowImportance
+	v.note.Truncation = fyne.TextTruncateEllipsis
 	v.sendsCtx, v.cancel = context.WithCancel(context.Background())
-	v.content = widget.NewCard("Nearby devices", "EpicShare on this network: pick files, then a device. It decides whether to accept.",
-		container.NewVBox(v.buttons, v.note, v.rowsBox))
+	title := widget.NewLabelWithStyle("Nearby devices:", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	// One line: the devices, each a button (a click sends what is
+	// picked), or a word on why there are none; a row per send below.
+	v.content = container.NewVBox(
+		container.NewBorder(nil, nil, title, nil, container.NewStack(container.NewHScroll(v.buttons), v.note)),
+		v.rowsBox)
 	return v
 }
 
@@ -119,7 +124,7 @@ func newNearbyView(u *UI) *nearbyView {
 // (Config.Nearby).
 func (v *nearbyView) start() {
 	if v.u.cfg.Nearby == nil {
-		v.note.SetText("Off.")
+		v.note.SetText("off")
 		return
 	}
 	node, err := v.u.cfg.Nearby(nearby.Config{
@@ -127,7 +132,7 @@ func (v *nearbyView) start() {
 		OnChange: func() { v.u.do(v.refresh) },
 	}, v.u.device().ID())
 	if err != nil {
-		v.note.SetText("Not looking for nearby devices: " + words(err))
+		v.note.SetText("not looking: " + words(err))
 		return
 	}
 	v.mu.Lock()
@@ -207,10 +212,9 @@ func (v *nearbyView) refresh() {
 		v.buttons.Add(b)
 	}
 	v.buttons.Refresh()
-	switch {
-	case len(devices) == 0:
-		v.note.SetText("Looking… Other computers running EpicShare on this network appear here (Settings: Visible to nearby devices).")
-	default:
+	if len(devices) == 0 {
+		v.note.SetText("none yet: computers running EpicShare on this network appear here")
+	} else {
 		v.note.SetText("")
 	}
 }
@@ -234,6 +238,7 @@ func (v *nearbyView) sendTo(d nearby.Device) {
 	ctx, cancel := context.WithCancel(ctx)
 	r.stop.OnTapped = cancel
 	v.rowsBox.Add(r.box)
+	v.u.send.content.Refresh() // the line grew: lay the tab out again
 	cfg := v.u.sessionConfig()
 	v.wg.Add(1)
 	go func() {

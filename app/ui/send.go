@@ -124,7 +124,7 @@ func newSendView(u *UI) *sendView {
 	))
 	v.picking = container.NewBorder(
 		container.NewCenter(container.NewHBox(addFiles, addFolder)),
-		container.NewVBox(v.message, container.NewBorder(nil, nil, v.total, v.shareBtn), u.nearby.content),
+		container.NewVBox(u.nearby.content, v.message, container.NewBorder(nil, nil, v.total, v.shareBtn)),
 		nil, nil, container.NewStack(v.list, v.empty))
 
 	// The sharing screen.
