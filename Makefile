@@ -54,7 +54,7 @@ bench: deps build ## 1 GiB and 4 GiB transfers vs raw TCP and plain Pion, first 
 	$(GO) run ./tools/benchtable < bench.out > bench/results.md
 	@echo "wrote bench/results.md"
 
-screenshots: deps build ## run the real app under Xvfb: a share between two windows, a push into the receive link, the pages; write docs/*.png (root)
+screenshots: deps build ## run the real app under Xvfb: a share between two windows, a push into the receive link, a send to a nearby window, the pages; write docs/*.png (root)
 	scripts/screenshots.sh
 
 package: deps ## build a Linux desktop package (tar.xz with icon and .desktop entry) with fyne package

@@ -2,7 +2,7 @@
 # Runs the real app under Xvfb, shares a folder from one window to another,
 # sends files and a message into the second window's receive link from the
 # command line, and writes PNGs of the send, receive and settings screens to
-# docs/; then the browser pages' pictures from the Chromium tests.
+# docs/; then a third window sending to a nearby one; then the browser pages' pictures from the Chromium tests.
 #
 # Network safety: both windows run inside a network namespace of their own
 # with only loopback and a veth pair (10.250.0.1/24), so WebRTC never sees
