@@ -429,7 +429,9 @@ func (n *Node) candidates(addr netip.AddrPort) []netip.AddrPort {
 }
 
 func (n *Node) healthy(addr netip.AddrPort) error {
-	resp, err := n.http.Get("http://" + addr.String() + "/healthz")
+	// Built as a URL, not a string: an IPv6 zone is escaped (%25eth0).
+	u := url.URL{Scheme: "http", Host: addr.String(), Path: "/healthz"}
+	resp, err := n.http.Get(u.String())
 	if err != nil {
 		return err
 	}

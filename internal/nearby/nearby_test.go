@@ -3,8 +3,12 @@ package nearby_test
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +16,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 
 	"github.com/epicshare/epicshare/internal/nearby"
 	"github.com/epicshare/epicshare/internal/rendezvous"
@@ -333,5 +338,87 @@ func TestTwoInterfacesDoNotFlicker(t *testing.T) {
 	}
 	if !got[0].Addr.Addr().Is4() {
 		t.Errorf("listed at %s, want its IPv4 address", got[0].Addr)
+	}
+}
+
+// A device whose only address on the network is IPv6 link-local is
+// found at that address, with the interface it is reached on.
+func TestIPv6LinkLocalOnly(t *testing.T) {
+	l := testutil.NewLAN(t, 2)
+	if out, err := exec.Command("ip", "-n", l.Names[0], "-4", "addr", "flush", "dev", "eth0").CombinedOutput(); err != nil {
+		t.Fatalf("flush: %v\n%s", err, out)
+	}
+	waitLinkLocal(t, l.Names[0])
+	waitLinkLocal(t, l.Names[1])
+	// Device 0's broker listens on IPv6 only, like its network.
+	ln := l.Listen(0, "[::]:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- rendezvous.New(rendezvous.Config{}).Serve(ctx, ln) }()
+	defer func() { cancel(); <-served }()
+	a := &device{id: wire.NewPeerID(), port: ln.Addr().(*net.TCPAddr).Port}
+	var err error
+	l.In(0, func() { a.node, err = nearby.Start(nearby.Config{Round: round, Dial: l.Dialer(0)}, a.id) })
+	testutil.Must(t, err)
+	defer a.node.Close()
+	c := start(t, l, 1, "browser")
+	testutil.Must(t, a.node.Announce(nearby.Announcement{ID: a.id, Name: "v6 only", Port: a.port, Inbox: wire.NewPeerID(), Secret: wire.NewSecret()}))
+	got := waitList(t, c, []string{"v6 only"}, 10*time.Second)
+	// Listed means its broker answered at that address, zone included.
+	// (The zone is the interface the answer came in on. Go names it from
+	// its index through a table of the process, so in a test whose
+	// devices share a process it may bear another namespace's name for
+	// that index; dialling maps it back to the same index.)
+	ip := got[0].Addr.Addr()
+	if !ip.Is6() || !ip.IsLinkLocalUnicast() || ip.Zone() == "" {
+		t.Fatalf("listed at %s, want an IPv6 link-local address with its interface", got[0].Addr)
+	}
+	back, err := wire.ParseLink(got[0].Link.String())
+	if err != nil || back.Server.Host != got[0].Link.Server.Host {
+		t.Errorf("the link %s parses as %+v, %v", got[0].Link.String(), back, err)
+	}
+}
+
+func waitLinkLocal(t *testing.T, ns string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := exec.Command("ip", "-n", ns, "-6", "addr", "show", "dev", "eth0", "scope", "link").Output()
+		if strings.Contains(string(out), "inet6") && !strings.Contains(string(out), "tentative") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no link-local address in %s:\n%s", ns, out)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the kernel's address state
+	}
+}
+
+// On a machine with loopback only there is nobody to announce to.
+func TestLoopbackOnlyAnnouncesNothing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	ns := fmt.Sprintf("es-lo-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	defer exec.Command("ip", "netns", "del", ns).Run()
+	exec.Command("ip", "-n", ns, "link", "set", "lo", "up").Run()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	testutil.Must(t, err)
+	defer orig.Close()
+	target, err := os.Open("/var/run/netns/" + ns)
+	testutil.Must(t, err)
+	defer target.Close()
+	testutil.Must(t, unix.Setns(int(target.Fd()), unix.CLONE_NEWNET))
+	_, err = nearby.Start(nearby.Config{}, wire.NewPeerID())
+	if rerr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); rerr != nil {
+		t.Fatal(rerr) // the thread stays locked, and ends with the test
+	}
+	if !errors.Is(err, nearby.ErrNoNetwork) {
+		t.Fatalf("Start on loopback only: %v, want ErrNoNetwork", err)
 	}
 }
