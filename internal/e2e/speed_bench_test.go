@@ -3,13 +3,16 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,85 +25,140 @@ import (
 	"github.com/epicshare/epicshare/internal/transfer"
 )
 
-// plainPionSize is what BenchmarkPlainPion moves: a quarter of benchSize,
-// since the plain data channel is slow; its rate is what counts.
+// plainPionSize is what BenchmarkPlainPion moves over loopback: a quarter
+// of benchSize, since the plain data channel is slow there; its rate is
+// what counts.
 const plainPionSize = 256 << 20
 
-// selfCPU returns the CPU seconds this process has used so far.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
+// The plain Pion channel's two processes are this test binary re-run as
+// TestPlainPionSource and TestPlainPionSink; these variables tell them
+// the interface to use and how many bytes to move.
+const (
+	plainSourceEnv = "EPICSHARE_PION_SOURCE"
+	plainSinkEnv   = "EPICSHARE_PION_SINK"
+	plainSizeEnv   = "EPICSHARE_PION_SIZE"
+)
 
 // BenchmarkPlainPion is the baseline a Pion data channel gives without
-// EpicShare's tuning, as Pion's flow-control example shows it: 16 KiB Send
-// calls paced by the buffered-amount-low event (512 KiB low, 1 MiB high),
-// default settings otherwise. Two processes on loopback, as in
-// BenchmarkSendReceive: this one sends, the test binary re-run as
-// TestPlainPionSink receives. It reports MB/s and CPU seconds per GiB of
-// each side.
+// EpicShare's tuning, as Pion's flow-control example shows it, two
+// processes on loopback as in BenchmarkSendReceive.
 func BenchmarkPlainPion(b *testing.B) {
 	for b.Loop() {
-		pc, dc, opened := plainPionPeer(b)
-		sink := exec.Command(os.Args[0], "-test.run=^TestPlainPionSink$")
-		sink.Env = append(os.Environ(), "EPICSHARE_PION_SINK=1")
-		sink.Stderr = os.Stderr
-		offer, err := pc.CreateOffer(nil)
-		must(b, err)
-		gathered := webrtc.GatheringCompletePromise(pc)
-		must(b, pc.SetLocalDescription(offer))
-		<-gathered
-		in, err := sink.StdinPipe()
-		must(b, err)
-		out, err := sink.StdoutPipe()
-		must(b, err)
-		must(b, sink.Start())
-		must(b, json.NewEncoder(in).Encode(pc.LocalDescription()))
-		var answer webrtc.SessionDescription
-		must(b, json.NewDecoder(out).Decode(&answer))
-		must(b, pc.SetRemoteDescription(answer))
-		select {
-		case <-opened:
-		case <-time.After(30 * time.Second):
-			sink.Process.Kill()
-			b.Fatal("the data channel did not open")
-		}
-
-		cpu0, t0 := selfCPU(), time.Now()
-		plainSend(b, dc, plainPionSize)
-		must(b, sink.Wait()) // the sink exits once it has every byte
-		elapsed := time.Since(t0)
-		sendCPU := selfCPU() - cpu0
-		recvCPU, _ := usage(sink.ProcessState)
-		pc.Close()
-		perGiB := float64(1<<30) / plainPionSize
-		b.ReportMetric(plainPionSize/elapsed.Seconds()/1e6, "MB/s")
-		b.ReportMetric(sendCPU*perGiB, "send-cpu-s/GiB")
-		b.ReportMetric(recvCPU*perGiB, "recv-cpu-s/GiB")
+		plainPion(b, nil, nil, "lo", plainPionSize)
 	}
 }
 
-// plainPionPeer makes a peer connection confined to loopback with a data
-// channel, which is open once opened is closed.
-func plainPionPeer(t testing.TB) (*webrtc.PeerConnection, *webrtc.DataChannel, chan struct{}) {
+// plainPion moves size bytes over a plain Pion data channel from a
+// source process (started as srcPrefix + the test binary) to a sink
+// process (sinkPrefix + the test binary), both on network interface
+// iface, and reports MB/s, CPU seconds per GiB and peak RSS of each
+// side. The offer and answer pass through this process's pipes; the
+// clock starts when the channel is open.
+func plainPion(b *testing.B, srcPrefix, sinkPrefix []string, iface string, size int) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	child := func(prefix []string, test, env string) *exec.Cmd {
+		args := append(slices.Clone(prefix), os.Args[0], "-test.run=^"+test+"$")
+		c := exec.CommandContext(ctx, args[0], args[1:]...)
+		c.Env = append(os.Environ(), env+"="+iface, fmt.Sprintf("%s=%d", plainSizeEnv, size))
+		c.Stderr = os.Stderr
+		return c
+	}
+	source, sink := child(srcPrefix, "TestPlainPionSource", plainSourceEnv), child(sinkPrefix, "TestPlainPionSink", plainSinkEnv)
+	srcIn, err := source.StdinPipe()
+	must(b, err)
+	srcOut, err := source.StdoutPipe()
+	must(b, err)
+	sinkIn, err := sink.StdinPipe()
+	must(b, err)
+	sinkOut, err := sink.StdoutPipe()
+	must(b, err)
+	must(b, source.Start())
+	defer source.Process.Kill()
+	fromSource := json.NewDecoder(srcOut)
+	var offer, answer webrtc.SessionDescription
+	must(b, fromSource.Decode(&offer))
+	must(b, sink.Start())
+	defer sink.Process.Kill()
+	must(b, json.NewEncoder(sinkIn).Encode(offer))
+	must(b, json.NewDecoder(sinkOut).Decode(&answer))
+	must(b, json.NewEncoder(srcIn).Encode(answer))
+	var open struct{ Open bool }
+	if err := fromSource.Decode(&open); err != nil || !open.Open {
+		b.Fatalf("the plain data channel did not open: %v", err)
+	}
+	t0 := time.Now()
+	must(b, sink.Wait()) // the sink exits once it has every byte
+	elapsed := time.Since(t0)
+	srcIn.Close() // tells the source it may go
+	must(b, source.Wait())
+	sCPU, sRSS := usage(source.ProcessState)
+	rCPU, rRSS := usage(sink.ProcessState)
+	gib := float64(size) / (1 << 30)
+	b.ReportMetric(float64(size)/elapsed.Seconds()/1e6, "MB/s")
+	b.ReportMetric(sCPU/gib, "send-cpu-s/GiB")
+	b.ReportMetric(rCPU/gib, "recv-cpu-s/GiB")
+	b.ReportMetric(sRSS, "send-rss-MiB")
+	b.ReportMetric(rRSS, "recv-rss-MiB")
+}
+
+// plainPionPeer makes a peer connection confined to the interface named in
+// the environment variable env, with Pion's defaults otherwise, and the
+// size to move.
+func plainPionPeer(t *testing.T, env string) (*webrtc.PeerConnection, int) {
+	iface := os.Getenv(env)
+	if iface == "" {
+		t.Skip("only runs as a process of the plain Pion benchmarks")
+	}
+	size, err := strconv.Atoi(os.Getenv(plainSizeEnv))
+	must(t, err)
 	var se webrtc.SettingEngine
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == iface })
+	se.SetIncludeLoopbackCandidate(iface == "lo")
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
 	must(t, err)
+	return pc, size
+}
+
+// describe sets d as pc's local description and returns it once ICE
+// gathering is complete.
+func describe(t *testing.T, pc *webrtc.PeerConnection, d webrtc.SessionDescription) *webrtc.SessionDescription {
+	gathered := webrtc.GatheringCompletePromise(pc)
+	must(t, pc.SetLocalDescription(d))
+	<-gathered
+	return pc.LocalDescription()
+}
+
+// TestPlainPionSource is the plain channel's sending process: it prints
+// an offer on stdout, reads the answer on stdin, reports the channel open
+// and sends 16 KiB messages paced by the buffered-amount-low event (512
+// KiB low, 1 MiB high), as Pion's flow-control example does; it exits
+// when its stdin closes.
+func TestPlainPionSource(t *testing.T) {
+	pc, size := plainPionPeer(t, plainSourceEnv)
+	defer pc.Close()
 	opened := make(chan struct{})
 	dc, err := pc.CreateDataChannel("bench", nil)
 	must(t, err)
 	dc.OnOpen(func() { close(opened) })
-	return pc, dc, opened
-}
+	offer, err := pc.CreateOffer(nil)
+	must(t, err)
+	out := json.NewEncoder(os.Stdout)
+	must(t, out.Encode(describe(t, pc, offer)))
+	in := json.NewDecoder(os.Stdin)
+	var answer webrtc.SessionDescription
+	must(t, in.Decode(&answer))
+	must(t, pc.SetRemoteDescription(answer))
+	select {
+	case <-opened:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the data channel did not open")
+	}
+	must(t, out.Encode(struct{ Open bool }{true}))
 
-// plainSend sends size bytes in 16 KiB messages with Pion's documented
-// flow control.
-func plainSend(b *testing.B, dc *webrtc.DataChannel, size int) {
 	const chunk, low, high = 16 << 10, 512 << 10, 1 << 20
 	dc.SetBufferedAmountLowThreshold(low)
 	drained := make(chan struct{}, 1)
@@ -116,33 +174,25 @@ func plainSend(b *testing.B, dc *webrtc.DataChannel, size int) {
 			select {
 			case <-drained:
 			case <-time.After(10 * time.Second):
-				b.Fatal("the data channel stopped draining")
+				t.Fatal("the data channel stopped draining")
 			}
 		}
-		must(b, dc.Send(buf))
+		must(t, dc.Send(buf))
 	}
+	io.Copy(io.Discard, os.Stdin) // until the benchmark is done with us
 }
 
-// TestPlainPionSink is BenchmarkPlainPion's receiving process: it answers
+// TestPlainPionSink is the plain channel's receiving process: it answers
 // the offer on stdin with an answer on stdout, counts what arrives and
-// exits once it has everything. It is skipped in normal runs.
+// exits once it has everything.
 func TestPlainPionSink(t *testing.T) {
-	if os.Getenv("EPICSHARE_PION_SINK") == "" {
-		t.Skip("only runs as BenchmarkPlainPion's receiver")
-	}
-	var se webrtc.SettingEngine
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
-	must(t, err)
+	pc, size := plainPionPeer(t, plainSinkEnv)
 	defer pc.Close()
 	var got atomic.Int64
 	done := make(chan struct{})
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
 		dc.OnMessage(func(m webrtc.DataChannelMessage) {
-			if got.Add(int64(len(m.Data))) == plainPionSize {
+			if got.Add(int64(len(m.Data))) == int64(size) {
 				close(done)
 			}
 		})
@@ -152,14 +202,11 @@ func TestPlainPionSink(t *testing.T) {
 	must(t, pc.SetRemoteDescription(offer))
 	answer, err := pc.CreateAnswer(nil)
 	must(t, err)
-	gathered := webrtc.GatheringCompletePromise(pc)
-	must(t, pc.SetLocalDescription(answer))
-	<-gathered
-	must(t, json.NewEncoder(os.Stdout).Encode(pc.LocalDescription()))
+	must(t, json.NewEncoder(os.Stdout).Encode(describe(t, pc, answer)))
 	select {
 	case <-done:
 	case <-time.After(10 * time.Minute):
-		t.Fatalf("received %d of %d bytes", got.Load(), plainPionSize)
+		t.Fatalf("received %d of %d bytes", got.Load(), size)
 	}
 }
 

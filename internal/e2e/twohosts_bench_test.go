@@ -51,13 +51,20 @@ func twoHosts(b *testing.B) (a, bns string) {
 
 // onHost is name with args run in namespace ns, pinned to cpu.
 func onHost(ns string, cpu int, name string, args ...string) []string {
-	return append([]string{"taskset", "-c", fmt.Sprint(cpu), "ip", "netns", "exec", ns, name}, args...)
+	return append(hostPrefix(ns, cpu), append([]string{name}, args...)...)
+}
+
+// hostPrefix is the command that runs what follows it in namespace ns,
+// pinned to cpu.
+func hostPrefix(ns string, cpu int) []string {
+	return []string{"taskset", "-c", fmt.Sprint(cpu), "ip", "netns", "exec", ns}
 }
 
 // BenchmarkTwoHosts moves 1 GiB across the two-hosts topology with
 // "epicshare send" (and its built-in signaling server) on host A and
 // "epicshare receive" on host B, and with raw TCP between two processes
-// placed the same way, in one run, and reports throughput, CPU seconds
+// placed the same way, and with the plain Pion channel of
+// BenchmarkPlainPion, in one run, and reports throughput, CPU seconds
 // per GiB and peak RSS of each side.
 func BenchmarkTwoHosts(b *testing.B) {
 	a, bns := twoHosts(b)
@@ -87,11 +94,16 @@ func BenchmarkTwoHosts(b *testing.B) {
 			sCPU, sRSS := usage(sender.cmd.ProcessState)
 			rCPU, rRSS := usage(recv.cmd.ProcessState)
 			b.ReportMetric(benchSize/elapsed.Seconds()/1e6, "MB/s")
-			b.ReportMetric(sCPU/gib, "send-cpu-s")
-			b.ReportMetric(rCPU/gib, "recv-cpu-s")
+			b.ReportMetric(sCPU/gib, "send-cpu-s/GiB")
+			b.ReportMetric(rCPU/gib, "recv-cpu-s/GiB")
 			b.ReportMetric(sRSS, "send-rss-MiB")
 			b.ReportMetric(rRSS, "recv-rss-MiB")
 			os.RemoveAll(out)
+		}
+	})
+	b.Run("plain-pion", func(b *testing.B) {
+		for b.Loop() {
+			plainPion(b, hostPrefix(a, 0), hostPrefix(bns, 1), "h0", benchSize)
 		}
 	})
 	b.Run("raw-tcp", func(b *testing.B) {
@@ -118,8 +130,8 @@ func BenchmarkTwoHosts(b *testing.B) {
 			sCPU, sRSS := usage(source.ProcessState)
 			rCPU, rRSS := usage(sink.ProcessState)
 			b.ReportMetric(benchSize/elapsed.Seconds()/1e6, "MB/s")
-			b.ReportMetric(sCPU/gib, "send-cpu-s")
-			b.ReportMetric(rCPU/gib, "recv-cpu-s")
+			b.ReportMetric(sCPU/gib, "send-cpu-s/GiB")
+			b.ReportMetric(rCPU/gib, "recv-cpu-s/GiB")
 			b.ReportMetric(sRSS, "send-rss-MiB")
 			b.ReportMetric(rRSS, "recv-rss-MiB")
 		}
