@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/epicshare/epicshare/internal/memtune"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -128,6 +129,7 @@ func (c *common) config(stderr io.Writer) session.Config {
 	return session.Config{
 		Peer:   peer.Config{ICEServers: c.ice, RelayOnly: c.relayOnly, Interfaces: c.interfaces, Logger: log},
 		Logger: log,
+		GC:     new(memtune.Tuner), // a command runs one transfer per process
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/epicshare/epicshare/internal/memtune"
 	"github.com/epicshare/epicshare/internal/nearby"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
@@ -66,6 +67,7 @@ type UI struct {
 	recv     *recvView
 	settings *settingsView
 	nearby   *nearbyView
+	gc       memtune.Tuner // shared by every transfer of the window
 
 	mu         sync.Mutex
 	broker     *session.LocalBroker // the built-in one, started on first use
@@ -146,7 +148,7 @@ func (u *UI) sessionConfig() session.Config {
 	pc := u.cfg.Peer
 	pc.ICEServers = append(slices.Clone(pc.ICEServers), u.settings.iceServers()...)
 	pc.Logger = u.cfg.Logger
-	return session.Config{Peer: pc, Logger: u.cfg.Logger, Device: u.device()}
+	return session.Config{Peer: pc, Logger: u.cfg.Logger, Device: u.device(), GC: &u.gc}
 }
 
 // server returns the signaling server to share through: the remote one

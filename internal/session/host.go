@@ -253,6 +253,7 @@ func (h *host) connect(ctx context.Context, g *guest) error {
 	}
 	defer conn.Close()
 	g.conn = conn
+	defer h.cfg.GC.Begin()()
 	return h.opts.serve(ctx, g)
 }
 

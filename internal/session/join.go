@@ -226,5 +226,6 @@ func joinOnce(ctx context.Context, cfg Config, link wire.Link, want string, stre
 	}
 	connected.Store(true)
 	defer conn.Close()
+	defer cfg.GC.Begin()()
 	return stream(ctx, conn)
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/epicshare/epicshare/internal/memtune"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/signal"
 	"github.com/epicshare/epicshare/internal/wire"
@@ -39,6 +40,9 @@ type Config struct {
 	// deals with (Incoming.Device), and a sender can insist on the
 	// device it picked (SendOptions.Device).
 	Device *Device
+	// GC, if set, loosens garbage collection while a connection moves
+	// files (see package memtune); front ends pass one per process.
+	GC *memtune.Tuner
 }
 
 func (c Config) logger() *slog.Logger {

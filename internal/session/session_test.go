@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/epicshare/epicshare/internal/memtune"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/rendezvous"
 	"github.com/epicshare/epicshare/internal/session"
@@ -457,4 +458,39 @@ func TestStallIsReportedWithACause(t *testing.T) {
 		},
 	}})
 	testutil.Must(t, err)
+}
+
+// TestTransfersLoosenTheGCWhileTheyRun checks that both sides hold the
+// Tuner while files move, and let it go once they are done.
+func TestTransfersLoosenTheGCWhileTheyRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	src := filepath.Join(t.TempDir(), "one.bin")
+	testutil.RandomFile(t, src, 4<<20)
+	var sendGC, recvGC memtune.Tuner
+	scfg, rcfg := cfg, cfg
+	scfg.GC, rcfg.GC = &sendGC, &recvGC
+	o, err := transfer.NewOffer(src)
+	testutil.Must(t, err)
+	ev := newEvents()
+	s, err := session.Share(ctx, scfg, broker(t), o, session.ShareOptions{OnEvent: ev.on})
+	testutil.Must(t, err)
+	defer s.Stop()
+	var during [2]int
+	_, err = session.Receive(ctx, rcfg, s.Link(), t.TempDir(), session.ReceiveOptions{ReceiveOptions: transfer.ReceiveOptions{
+		Progress: func(p transfer.Progress) {
+			if p.Done > 0 && during[0] == 0 {
+				during = [2]int{sendGC.Active(), recvGC.Active()}
+			}
+		},
+	}})
+	testutil.Must(t, err)
+	<-ev.done
+	if during != [2]int{1, 1} {
+		t.Errorf("transfers under way (sender, receiver) while data moved: %v, want [1 1]", during)
+	}
+	s.Stop()
+	if a, b := sendGC.Active(), recvGC.Active(); a != 0 || b != 0 {
+		t.Errorf("after the transfer: sender %d, receiver %d still active", a, b)
+	}
 }
