@@ -15,7 +15,7 @@ func TestICESocketsGetLargeBuffers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	raw, err := c.(*net.UDPConn).SyscallConn()
+	raw, err := c.(*batchConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}

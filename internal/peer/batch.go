@@ -1,0 +1,163 @@
+package peer
+
+import (
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/pion/transport/v5"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// A data channel is a stream of ~1.2 KB datagrams (Pion's SCTP packets
+// are 1,191 bytes), and one sendto per datagram cost the sender about a
+// third of its CPU. A batchConn gathers the datagrams ICE writes and
+// hands them to the kernel in one sendmmsg: when batchSize are waiting,
+// or batchWindow after the first of them, whichever comes first. SCTP
+// writes in bursts (a congestion window at a time), so a burst leaves in
+// a few system calls; a lone packet (a STUN check, a SACK) waits at most
+// batchWindow.
+//
+// Pion's own udp.BatchConn does the same but runs a ticker at half its
+// interval for as long as the socket is open, busy or idle; this one
+// arms a timer only while datagrams wait.
+const (
+	batchSize   = 32
+	batchWindow = 100 * time.Microsecond
+	maxDatagram = 1 << 16 // larger ones go out alone
+)
+
+// batchWriter is the sendmmsg of ipv4.PacketConn or ipv6.PacketConn.
+type batchWriter interface {
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// batchConn is a UDP socket whose writes are batched (see batchSize).
+// Reads, deadlines and everything else are the socket's own.
+type batchConn struct {
+	*net.UDPConn
+	out batchWriter
+
+	mu     sync.Mutex
+	msgs   []ipv4.Message // the first n wait to be sent
+	bufs   [][]byte       // their buffers, reused
+	n      int
+	timer  *time.Timer // armed while datagrams wait
+	closed bool
+	last   netip.AddrPort // the last destination, and it as a net.Addr,
+	addr   net.Addr       // since a data channel writes to one address
+}
+
+// newBatchConn batches c's writes on Linux; elsewhere it returns c.
+func newBatchConn(c *net.UDPConn) transport.UDPConn {
+	if runtime.GOOS != "linux" {
+		return c
+	}
+	b := &batchConn{UDPConn: c, msgs: make([]ipv4.Message, batchSize), bufs: make([][]byte, batchSize)}
+	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+		b.out = ipv6.NewPacketConn(c)
+	} else {
+		b.out = ipv4.NewPacketConn(c)
+	}
+	for i := range b.bufs {
+		b.bufs[i] = make([]byte, 0, 1500)
+	}
+	b.timer = time.AfterFunc(time.Hour, b.flushNow)
+	b.timer.Stop()
+	return b
+}
+
+// ReadFromAddrPort reads as the socket does, without allocating an
+// address (ICE's AddrPortReaderWriter, which it uses when present).
+func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
+	return b.UDPConn.ReadFromUDPAddrPort(p)
+}
+
+// WriteToAddrPort queues p for to; ICE writes through it.
+func (b *batchConn) WriteToAddrPort(p []byte, to netip.AddrPort) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if to != b.last || b.addr == nil {
+		b.last, b.addr = to, net.UDPAddrFromAddrPort(to)
+	}
+	return b.queue(p, b.addr)
+}
+
+// WriteTo queues p for to.
+func (b *batchConn) WriteTo(p []byte, to net.Addr) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.queue(p, to)
+}
+
+func (b *batchConn) queue(p []byte, to net.Addr) (int, error) {
+	if b.closed || len(p) > maxDatagram {
+		return b.UDPConn.WriteTo(p, to) // the socket's own error, or a lone datagram
+	}
+	b.bufs[b.n] = append(b.bufs[b.n][:0], p...)
+	m := &b.msgs[b.n]
+	m.Buffers, m.Addr = b.bufs[b.n:b.n+1], to
+	b.n++
+	if b.n == batchSize {
+		return len(p), b.flush()
+	}
+	if b.n == 1 {
+		b.timer.Reset(batchWindow)
+	}
+	return len(p), nil
+}
+
+// flush sends what waits. A datagram the kernel refuses is dropped, as
+// a lost one would be: SCTP and ICE retransmit.
+func (b *batchConn) flush() error {
+	b.timer.Stop()
+	var err error
+	for sent := 0; sent < b.n; {
+		k, werr := b.out.WriteBatch(b.msgs[sent:b.n], 0)
+		if werr != nil {
+			err = werr
+			break
+		}
+		sent += k
+	}
+	for i := range b.n {
+		b.msgs[i].Addr = nil
+	}
+	b.n = 0
+	return err
+}
+
+func (b *batchConn) flushNow() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flush()
+}
+
+// SetWriteDeadline sends what waits, then sets the deadline: what was
+// written before it counts as written. (ICE sets a deadline in the past
+// to stop writes just before it closes the socket; the last packets of
+// a closing connection, its SCTP and DTLS goodbyes, wait here then.)
+func (b *batchConn) SetWriteDeadline(t time.Time) error {
+	b.flushNow()
+	return b.UDPConn.SetWriteDeadline(t)
+}
+
+// SetDeadline is SetWriteDeadline and SetReadDeadline.
+func (b *batchConn) SetDeadline(t time.Time) error {
+	b.flushNow()
+	return b.UDPConn.SetDeadline(t)
+}
+
+// Close sends what waits, then closes the socket.
+func (b *batchConn) Close() error {
+	b.mu.Lock()
+	if !b.closed {
+		b.flush()
+		b.closed = true
+	}
+	b.mu.Unlock()
+	return b.UDPConn.Close()
+}
