@@ -49,9 +49,10 @@ fuzz: ## run each fuzz target for FUZZTIME executions (default 5000x; a count, n
 		done; \
 	done
 
-bench: deps build ## 1 GiB and 4 GiB transfers vs raw TCP and plain Pion, first byte, broker alone and as three nodes through NATS (10,000 idle peers, same- vs cross-node latency), browsers both ways, across NATs direct and through the built-in TURN, bad links; write bench/results.md
+bench: deps build ## 1 GiB and 4 GiB transfers vs raw TCP and plain Pion, on loopback and across two pinned hosts, first byte, broker alone and as three nodes through NATS (10,000 idle peers, same- vs cross-node latency), browsers both ways, across NATs direct and through the built-in TURN, bad links; write bench/results.md
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCHCOUNT) -timeout 60m ./internal/e2e | tee bench.out
 	$(GO) run ./tools/benchtable < bench.out > bench/results.md
+	cat bench/levers.md >> bench/results.md
 	@echo "wrote bench/results.md"
 
 screenshots: deps build ## run the real app under Xvfb: a share between two windows, a push into the receive link, a send to a nearby window, the pages; write docs/*.png (root)
