@@ -42,6 +42,20 @@ func bigFile(b *testing.B, size int64) string {
 	return p
 }
 
+// reportTransfer reports the throughput of size bytes moved in elapsed,
+// and the CPU seconds per GiB and peak RSS of the finished sending and
+// receiving processes.
+func reportTransfer(b *testing.B, size int64, elapsed time.Duration, send, recv *os.ProcessState) {
+	sCPU, sRSS := usage(send)
+	rCPU, rRSS := usage(recv)
+	gib := float64(size) / (1 << 30)
+	b.ReportMetric(float64(size)/elapsed.Seconds()/1e6, "MB/s")
+	b.ReportMetric(sCPU/gib, "send-cpu-s/GiB")
+	b.ReportMetric(rCPU/gib, "recv-cpu-s/GiB")
+	b.ReportMetric(sRSS, "send-rss-MiB")
+	b.ReportMetric(rRSS, "recv-rss-MiB")
+}
+
 // usage reports a finished process's CPU seconds and peak RSS in MiB.
 func usage(p *os.ProcessState) (cpu float64, rssMiB float64) {
 	ru := p.SysUsage().(*syscall.Rusage)
@@ -79,14 +93,7 @@ func benchSendReceive(b *testing.B, size int64) {
 		if code := sender.exitCode(b, time.Minute); code != 0 {
 			b.Fatalf("send exited %d:\n%s", code, sender.stderr)
 		}
-		sCPU, sRSS := usage(sender.cmd.ProcessState)
-		rCPU, rRSS := usage(recv.cmd.ProcessState)
-		gib := float64(size) / (1 << 30)
-		b.ReportMetric(float64(size)/elapsed.Seconds()/1e6, "MB/s")
-		b.ReportMetric(sCPU/gib, "send-cpu-s")
-		b.ReportMetric(rCPU/gib, "recv-cpu-s")
-		b.ReportMetric(sRSS, "send-rss-MiB")
-		b.ReportMetric(rRSS, "recv-rss-MiB")
+		reportTransfer(b, size, elapsed, sender.cmd.ProcessState, recv.cmd.ProcessState)
 		os.RemoveAll(out)
 	}
 }

@@ -93,14 +93,7 @@ func plainPion(b *testing.B, srcPrefix, sinkPrefix []string, iface string, size 
 	elapsed := time.Since(t0)
 	srcIn.Close() // tells the source it may go
 	must(b, source.Wait())
-	sCPU, sRSS := usage(source.ProcessState)
-	rCPU, rRSS := usage(sink.ProcessState)
-	gib := float64(size) / (1 << 30)
-	b.ReportMetric(float64(size)/elapsed.Seconds()/1e6, "MB/s")
-	b.ReportMetric(sCPU/gib, "send-cpu-s/GiB")
-	b.ReportMetric(rCPU/gib, "recv-cpu-s/GiB")
-	b.ReportMetric(sRSS, "send-rss-MiB")
-	b.ReportMetric(rRSS, "recv-rss-MiB")
+	reportTransfer(b, int64(size), elapsed, source.ProcessState, sink.ProcessState)
 }
 
 // plainPionPeer makes a peer connection confined to the interface named in

@@ -70,7 +70,6 @@ func BenchmarkTwoHosts(b *testing.B) {
 	a, bns := twoHosts(b)
 	src := bigFile(b, benchSize)
 	epicshare, _ := binaries(b)
-	gib := float64(benchSize) / (1 << 30)
 	b.Run("epicshare", func(b *testing.B) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
@@ -91,13 +90,7 @@ func BenchmarkTwoHosts(b *testing.B) {
 			if code := sender.exitCode(b, time.Minute); code != 0 {
 				b.Fatalf("send exited %d:\n%s", code, sender.stderr)
 			}
-			sCPU, sRSS := usage(sender.cmd.ProcessState)
-			rCPU, rRSS := usage(recv.cmd.ProcessState)
-			b.ReportMetric(benchSize/elapsed.Seconds()/1e6, "MB/s")
-			b.ReportMetric(sCPU/gib, "send-cpu-s/GiB")
-			b.ReportMetric(rCPU/gib, "recv-cpu-s/GiB")
-			b.ReportMetric(sRSS, "send-rss-MiB")
-			b.ReportMetric(rRSS, "recv-rss-MiB")
+			reportTransfer(b, benchSize, elapsed, sender.cmd.ProcessState, recv.cmd.ProcessState)
 			os.RemoveAll(out)
 		}
 	})
@@ -127,13 +120,7 @@ func BenchmarkTwoHosts(b *testing.B) {
 			must(b, sink.Run())
 			elapsed := time.Since(t0)
 			must(b, source.Wait())
-			sCPU, sRSS := usage(source.ProcessState)
-			rCPU, rRSS := usage(sink.ProcessState)
-			b.ReportMetric(benchSize/elapsed.Seconds()/1e6, "MB/s")
-			b.ReportMetric(sCPU/gib, "send-cpu-s/GiB")
-			b.ReportMetric(rCPU/gib, "recv-cpu-s/GiB")
-			b.ReportMetric(sRSS, "send-rss-MiB")
-			b.ReportMetric(rRSS, "recv-rss-MiB")
+			reportTransfer(b, benchSize, elapsed, source.ProcessState, sink.ProcessState)
 		}
 	})
 }

@@ -27,7 +27,6 @@ import (
 const (
 	batchSize   = 32
 	batchWindow = 100 * time.Microsecond
-	maxDatagram = 1 << 16 // larger ones go out alone
 )
 
 // batchWriter is the sendmmsg of ipv4.PacketConn or ipv6.PacketConn.
@@ -80,7 +79,7 @@ func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 func (b *batchConn) WriteToAddrPort(p []byte, to netip.AddrPort) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if to != b.last || b.addr == nil {
+	if to != b.last {
 		b.last, b.addr = to, net.UDPAddrFromAddrPort(to)
 	}
 	return b.queue(p, b.addr)
@@ -94,8 +93,8 @@ func (b *batchConn) WriteTo(p []byte, to net.Addr) (int, error) {
 }
 
 func (b *batchConn) queue(p []byte, to net.Addr) (int, error) {
-	if b.closed || len(p) > maxDatagram {
-		return b.UDPConn.WriteTo(p, to) // the socket's own error, or a lone datagram
+	if b.closed {
+		return b.UDPConn.WriteTo(p, to) // the socket's own error
 	}
 	b.bufs[b.n] = append(b.bufs[b.n][:0], p...)
 	m := &b.msgs[b.n]

@@ -14,9 +14,9 @@ import (
 const udpBuffer = 4 << 20
 
 // bufferedNet is the machine's network with larger UDP socket buffers
-// and batched writes (see batchConn). It
-// keeps no state: every call that lists interfaces looks again, so a peer
-// connection made after a network change sees the new addresses.
+// and batched writes (see batchConn). It keeps no state: every call that
+// lists interfaces looks again, so a peer connection made after a network
+// change sees the new addresses.
 type bufferedNet struct {
 	*stdnet.Net // for its stateless methods: dial, listen, resolve
 }

@@ -45,8 +45,8 @@ type goal struct {
 
 var goals = []goal{
 	{"SendReceive", "MB/s", "desktop→desktop, 1 GiB over loopback", 120, true},
-	{"SendReceive", "send-cpu-s", "sender CPU seconds per GiB, loopback", 12, false},
-	{"SendReceive", "recv-cpu-s", "receiver CPU seconds per GiB, loopback", 12, false},
+	{"SendReceive", "send-cpu-s/GiB", "sender CPU seconds per GiB, loopback", 12, false},
+	{"SendReceive", "recv-cpu-s/GiB", "receiver CPU seconds per GiB, loopback", 12, false},
 	{"TwoHosts/epicshare", "send-cpu-s/GiB", "sender CPU seconds per GiB, two hosts", 8, false},
 	{"TwoHosts/epicshare", "recv-cpu-s/GiB", "receiver CPU seconds per GiB, two hosts", 8, false},
 	{"TwoHosts/epicshare", "send-rss-MiB", "sender peak RSS, 1 GiB file, two hosts (MiB)", 64, false},

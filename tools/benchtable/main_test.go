@@ -7,9 +7,9 @@ import (
 
 func TestTable(t *testing.T) {
 	in := `goos: linux
-BenchmarkSendReceive-2   	       1	27159185014 ns/op	  40.00 MB/s	        20.04 recv-cpu-s
-BenchmarkSendReceive-2   	       1	27317413083 ns/op	  30.00 MB/s	        18.54 recv-cpu-s
-BenchmarkSendReceive-2   	       1	28766992145 ns/op	  35.00 MB/s	        19.00 recv-cpu-s
+BenchmarkSendReceive-2   	       1	27159185014 ns/op	  40.00 MB/s	        20.04 recv-cpu-s/GiB
+BenchmarkSendReceive-2   	       1	27317413083 ns/op	  30.00 MB/s	        18.54 recv-cpu-s/GiB
+BenchmarkSendReceive-2   	       1	28766992145 ns/op	  35.00 MB/s	        19.00 recv-cpu-s/GiB
 BenchmarkRawTCP-2        	       1	1404973024 ns/op	 700.00 MB/s	         1.397 recv-cpu-s
 BenchmarkRawTCP-2        	       1	1404973024 ns/op	 800.00 MB/s	         1.397 recv-cpu-s
 BenchmarkPlainPion-2     	       1	9911484866 ns/op	  10.00 MB/s	        19.15 recv-cpu-s/GiB
@@ -28,7 +28,7 @@ PASS
 	}
 	for _, want := range []string{
 		"| SendReceive | MB/s | 35 | 3 | 0.047× | 3.500× |",
-		"| SendReceive | recv-cpu-s | 19 | 3 |  |  |",
+		"| SendReceive | recv-cpu-s/GiB | 19 | 3 |  |  |",
 		"| RawTCP | MB/s | 750 | 2 | 1.000× | 75.000× |",
 		"| BadNetwork/20Mbit_loss5 | s | 42 | 3 |  |  |",
 		"| desktop→desktop, 1 GiB over loopback | 35 | ≥ 120 | no |",
