@@ -134,7 +134,7 @@ func (v *inboxView) event(e session.Event) {
 	w := v.stdio.Stderr
 	switch e.State {
 	case session.Receiving:
-		if e.Stalled != "" {
+		if e.Stalled != nil {
 			fmt.Fprintf(w, "sender %s: stalled, %s\n", id, e.Stalled)
 		} else if v.tty {
 			fmt.Fprintf(w, "\r\x1b[2Ksender %s: %s", id, bar(e.Progress, termWidth(w)-16))

@@ -119,7 +119,7 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 	opts.OnConnected = func(code string, path peer.Path) {
 		fmt.Fprintf(stdio.Stderr, "Connected (%s). Verification code: %s (the sender shows the same)\n", path, code)
 	}
-	opts.OnStall = func(idle time.Duration, cause string) {
+	opts.OnStall = func(idle time.Duration, cause peer.StallCause) {
 		fmt.Fprintf(stdio.Stderr, "\nStalled, no data for %s: %s\n", idle.Round(time.Second), cause)
 	}
 	fmt.Fprintf(stdio.Stderr, "Connecting to %s…\n", link.Server.Host)

@@ -193,7 +193,7 @@ func sendInto(ctx context.Context, cfg session.Config, link wire.Link, device st
 				drawn = true
 			}
 		},
-		OnStall: func(idle time.Duration, cause string) {
+		OnStall: func(idle time.Duration, cause peer.StallCause) {
 			fmt.Fprintf(stdio.Stderr, "\nStalled, no data for %s: %s\n", idle.Round(time.Second), cause)
 		},
 	})
@@ -283,14 +283,14 @@ func (v *sendView) event(e session.Event) {
 		line = fmt.Sprintf("receiver %s: connecting", id)
 	case session.Sending:
 		if !v.tty {
-			if _, seen := v.lines[e.Peer]; seen && strings.Contains(v.lines[e.Peer], "sending") && e.Stalled == "" {
+			if _, seen := v.lines[e.Peer]; seen && strings.Contains(v.lines[e.Peer], "sending") && e.Stalled == nil {
 				return
 			}
 			line = fmt.Sprintf("receiver %s: sending (%s); verification code %s", id, e.Path, e.Code)
 		} else {
 			line = fmt.Sprintf("receiver %s [%s]: %s", id, e.Code, bar(e.Progress, termWidth(v.stdio.Stderr)-26))
 		}
-		if e.Stalled != "" {
+		if e.Stalled != nil {
 			line = fmt.Sprintf("receiver %s: stalled, %s", id, e.Stalled)
 		}
 	case session.Done:

@@ -490,8 +490,8 @@ func (r *senderRow) update(e session.Event) {
 		if p.Total > 0 {
 			r.bar.SetValue(float64(p.Done) / float64(p.Total))
 		}
-		if e.Stalled != "" {
-			r.detail.SetText("Stalled, " + e.Stalled + ".")
+		if e.Stalled != nil {
+			r.detail.SetText(stallWords(*e.Stalled))
 			return
 		}
 		r.detail.SetText(fmt.Sprintf("Receiving: %s of %s · %s · %s", human.Bytes(p.Done), human.Bytes(p.Total), speed(p), p.File))

@@ -141,9 +141,9 @@ func (v *recvView) connect() {
 	v.status.SetText("Connecting to " + link.Server.Host + "…")
 
 	opts := session.ReceiveOptions{
-		OnStall: func(idle time.Duration, cause string) {
+		OnStall: func(idle time.Duration, cause peer.StallCause) {
 			v.u.do(func() {
-				v.status.SetText(fmt.Sprintf("Stalled, no data for %s: %s.", idle.Round(time.Second), cause))
+				v.status.SetText(stallWords(session.Stall{Idle: idle, Cause: cause}))
 			})
 		},
 		OnConnected: func(code string, path peer.Path) {

@@ -445,9 +445,9 @@ func (r *receiverRow) update(e session.Event) {
 		if e.Path != peer.PathUnknown {
 			name += " · " + pathWords(e.Path)
 		}
-		if e.Stalled != "" {
+		if e.Stalled != nil {
 			r.title.SetText(name + " · stalled")
-			r.detail.SetText("Stalled, " + e.Stalled + ".")
+			r.detail.SetText(stallWords(*e.Stalled))
 			return
 		}
 		r.title.SetText(name + " · sending")

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -325,6 +326,18 @@ func pathWords(p peer.Path) string {
 		return "relayed by the server"
 	}
 	return "connecting"
+}
+
+// stallWords says that no data moves, for how long, and why.
+func stallWords(s session.Stall) string {
+	cause := "the other device stopped taking data: it may be asleep or busy, or its disk slow"
+	switch s.Cause {
+	case peer.StallNoRoute:
+		cause = "no route to the other device: its network changed or it went to sleep"
+	case peer.StallRelaySlow:
+		cause = "the relay server carrying the connection is slow or full"
+	}
+	return fmt.Sprintf("Stalled, no data for %s: %s.", s.Idle.Round(time.Second), cause)
 }
 
 func reachLabel() *widget.Label {

@@ -523,15 +523,41 @@ func (c *Conn) Path() Path {
 	return pathOf(pair.Local, pair.Remote)
 }
 
-// StallCause guesses why no data moves, for a person: from the ICE state
-// and the path.
-func (c *Conn) StallCause() string {
-	switch c.peer.pc.ICEConnectionState() {
-	case webrtc.ICEConnectionStateDisconnected, webrtc.ICEConnectionStateFailed:
+// StallCause is the likely reason no data moves, as a code: the UI
+// chooses the words.
+type StallCause int
+
+const (
+	// StallPeerBusy: the other device stopped taking data; it may be
+	// asleep or busy, or its disk slow.
+	StallPeerBusy StallCause = iota
+	// StallNoRoute: ICE lost the path; the other device's network
+	// changed or it went to sleep.
+	StallNoRoute
+	// StallRelaySlow: the TURN server carrying the connection is slow or
+	// full.
+	StallRelaySlow
+)
+
+// String names the cause for logs and the terminal.
+func (s StallCause) String() string {
+	switch s {
+	case StallNoRoute:
 		return "no route to the other device: its network changed or it went to sleep"
-	}
-	if c.Path() == PathRelay {
+	case StallRelaySlow:
 		return "the relay server carrying the connection is slow or full"
 	}
 	return "the other device stopped taking data: it may be asleep or busy, or its disk slow"
+}
+
+// StallCause guesses why no data moves, from the ICE state and the path.
+func (c *Conn) StallCause() StallCause {
+	switch c.peer.pc.ICEConnectionState() {
+	case webrtc.ICEConnectionStateDisconnected, webrtc.ICEConnectionStateFailed:
+		return StallNoRoute
+	}
+	if c.Path() == PathRelay {
+		return StallRelaySlow
+	}
+	return StallPeerBusy
 }

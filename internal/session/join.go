@@ -26,7 +26,7 @@ type ReceiveOptions struct {
 	OnConnected func(code string, path peer.Path)
 	// OnStall, if set, is called from another goroutine while no data
 	// arrives, with the likely cause (see transfer.ReceiveOptions.OnStall).
-	OnStall func(idle time.Duration, cause string)
+	OnStall func(idle time.Duration, cause peer.StallCause)
 }
 
 // Receive opens a share link, negotiates a peer connection with the
@@ -71,7 +71,7 @@ type SendOptions struct {
 	Progress func(transfer.Progress)
 	// OnStall, if set, is called from another goroutine while no data
 	// moves, with the likely cause.
-	OnStall func(idle time.Duration, cause string)
+	OnStall func(idle time.Duration, cause peer.StallCause)
 	// Device, if set, is the device ID the link's holder must prove it
 	// is: the device picked from the nearby list. Another device, or
 	// one that proves none, is refused before anything is sent

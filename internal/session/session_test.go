@@ -426,13 +426,13 @@ func TestStallIsReportedWithACause(t *testing.T) {
 	defer cancel()
 	c := cfg
 	c.StallAfter = 300 * time.Millisecond
-	stalled := make(chan string, 8)
+	stalled := make(chan session.Stall, 8)
 	o, err := transfer.NewOffer(tree(t, 16<<20))
 	testutil.Must(t, err)
 	s, err := session.Share(ctx, c, broker(t), o, session.ShareOptions{OnEvent: func(e session.Event) {
-		if e.Stalled != "" {
+		if e.Stalled != nil {
 			select {
-			case stalled <- e.Stalled:
+			case stalled <- *e.Stalled:
 			default:
 			}
 		}
@@ -446,9 +446,9 @@ func TestStallIsReportedWithACause(t *testing.T) {
 				// The receiver stops reading until the sender reports it.
 				once.Do(func() {
 					select {
-					case cause := <-stalled:
-						if !strings.Contains(cause, "stopped taking data") {
-							t.Errorf("stall cause %q", cause)
+					case st := <-stalled:
+						if st.Cause != peer.StallPeerBusy || st.Idle < c.StallAfter {
+							t.Errorf("stall %+v, want the peer busy for at least %s", st, c.StallAfter)
 						}
 					case <-time.After(30 * time.Second):
 						t.Error("the sender did not report the stall")

@@ -28,6 +28,17 @@ func (s State) String() string {
 	return [...]string{"connecting", "sending", "receiving", "done", "failed"}[s]
 }
 
+// Stall says that no data has moved for Idle, and the likely cause.
+type Stall struct {
+	Idle  time.Duration
+	Cause peer.StallCause
+}
+
+// String says it for logs and the terminal: "no data for 12s: …".
+func (s Stall) String() string {
+	return fmt.Sprintf("no data for %s: %s", s.Idle.Round(time.Second), s.Cause)
+}
+
 // Event reports what happens to one peer of a link: a receiver of a
 // share, or a sender into an inbox.
 type Event struct {
@@ -41,8 +52,8 @@ type Event struct {
 	// Path says whether the connection is direct or relayed.
 	Path peer.Path
 	// Stalled, while no data moves, says for how long and the likely
-	// cause; it is empty again with the next progress.
-	Stalled string
+	// cause; it is nil again with the next progress.
+	Stalled *Stall
 	// Result, when an inbox's sender is Done, says what was saved.
 	Result *transfer.Result
 	// Device is the device the peer proved it is, once its answer came;
@@ -149,7 +160,7 @@ func (r *reporter) stall(idle time.Duration) {
 	r.mu.Lock()
 	pr := r.last
 	r.mu.Unlock()
-	r.g.event(Event{State: r.state, Progress: pr, Stalled: fmt.Sprintf("no data for %s: %s", idle.Round(time.Second), r.g.conn.StallCause())})
+	r.g.event(Event{State: r.state, Progress: pr, Stalled: &Stall{Idle: idle, Cause: r.g.conn.StallCause()}})
 }
 
 // end reports how the transfer ended, with the last progress.
