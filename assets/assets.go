@@ -15,6 +15,8 @@ var Icon []byte
 //go:embed web
 var web embed.FS
 
-// Web holds the browser receiver page: index.html and the style sheet and
-// JavaScript modules it loads, all at the top level.
+// Web holds the browser pages: index.html (the receiver), send.html (the
+// sender), the style sheet and JavaScript modules they load, and their
+// words, a catalogue per language (lang-<tag>.json, read by i18n.js), all
+// at the top level: the broker serves each file by its base name.
 var Web, _ = fs.Sub(web, "web")

@@ -4,22 +4,32 @@
 // hello and answers, whichever way the files then go.
 import * as P from "./proto.js";
 import { Auth, deriveKey, sdpFingerprint, verificationCode } from "./auth.js";
+import { reason, t } from "./i18n.js";
 
-// Words for the link's holder, by the kind of link.
-export function holderName(kind) {
-  return kind === "receive" ? "the receiving device" : "the sender";
-}
+// The words about the link's holder, by the kind of link: the sender of a
+// share, or the receiving device behind a receive link. Whole sentences
+// each, since languages inflect the holder's name differently.
+const HOLDER = {
+  share: {
+    looking: "connect.sender.looking", connecting: "connect.sender.connecting", busy: "connect.sender.busy",
+    ended: "connect.sender.ended", endedReason: "connect.sender.endedReason", offline: "connect.sender.offline",
+    noPath: "connect.sender.noPath", broke: "connect.sender.broke", gone: "connect.shareGone",
+  },
+  receive: {
+    looking: "connect.receiver.looking", connecting: "connect.receiver.connecting", busy: "connect.receiver.busy",
+    ended: "connect.receiver.ended", endedReason: "connect.receiver.endedReason", offline: "connect.receiver.offline",
+    noPath: "connect.receiver.noPath", broke: "connect.receiver.broke", gone: "connect.codeGone",
+  },
+};
 
-function byeMessage(s, who) {
+function byeMessage(s, holder) {
   switch (s.code) {
-    case P.BYE_WRONG_SECRET: return "The link's secret does not match. Ask for the link again, or scan the code again.";
-    case P.BYE_TAMPERED: return "The connection request was altered on the way; nothing was transferred.";
-    case P.BYE_BUSY: return `${cap(who)} is busy with too many transfers. Try again in a moment.`;
+    case P.BYE_WRONG_SECRET: return t("connect.wrongSecret");
+    case P.BYE_TAMPERED: return t("connect.tampered");
+    case P.BYE_BUSY: return t(holder.busy);
   }
-  return `${cap(who)} ended the connection` + (s.reason ? ": " + s.reason : ".");
+  return s.reason ? t(holder.endedReason, { reason: s.reason }) : t(holder.ended);
 }
-
-function cap(s) { return s[0].toUpperCase() + s.slice(1); }
 
 // Guest opens link and calls, as things happen:
 //   status(text)            progress of the connection, for people
@@ -29,7 +39,7 @@ function cap(s) { return s[0].toUpperCase() + s.slice(1); }
 export class Guest {
   constructor(link, { status, open, fail }) {
     this.link = link;
-    this.who = holderName(link.kind);
+    this.holder = link.kind === "receive" ? HOLDER.receive : HOLDER.share;
     this.cb = { status, open, fail };
     this.auth = new Auth(deriveKey(link.secret, link.kind));
     this.pending = [];
@@ -54,7 +64,7 @@ export class Guest {
     // so the holder learns it now rather than when ICE gives up (~45 s).
     if (!Guest.current) addEventListener("pagehide", () => Guest.current?.pc?.close());
     Guest.current = this;
-    this.cb.status(`Looking for ${this.who}…`);
+    this.cb.status(t(this.holder.looking));
     const ws = (this.ws = new WebSocket(this.link.socket, P.SUBPROTOCOL));
     const id = this.link.id;
     ws.onmessage = (e) => {
@@ -64,14 +74,14 @@ export class Guest {
         this.useICE(env.ice);
         this.send({ kind: P.SIGNAL_HELLO });
       } else if (env.type === P.TYPE_ICE) this.useICE(env.ice);
-      else if (env.type === P.TYPE_MESSAGE && env.from === id) this.onSignal(env.data).catch((err) => this.fail("Could not connect: " + err.message));
-      else if (env.type === P.TYPE_LEFT && env.peer === id && !this.connected) this.fail(`${cap(this.who)} went offline.`);
-      else if (env.type === P.TYPE_ERROR && env.code === P.CODE_UNKNOWN_PEER && env.to === id) this.fail(this.goneMessage());
+      else if (env.type === P.TYPE_MESSAGE && env.from === id) this.onSignal(env.data).catch((err) => this.fail(t("connect.failed", { detail: reason(err) })));
+      else if (env.type === P.TYPE_LEFT && env.peer === id && !this.connected) this.fail(t(this.holder.offline));
+      else if (env.type === P.TYPE_ERROR && env.code === P.CODE_UNKNOWN_PEER && env.to === id) this.fail(t(this.holder.gone));
     };
     ws.onclose = (e) => {
       if (this.connected || this.over) return;
-      if (e.code === P.CLOSE_UNSUPPORTED_VERSION) this.fail("This page is older than the server: reload it.");
-      else this.fail("Lost the connection to the server. Check the network and reload.");
+      if (e.code === P.CLOSE_UNSUPPORTED_VERSION) this.fail(t("connect.tooOld"));
+      else this.fail(t("connect.lostServer"));
     };
   }
 
@@ -88,23 +98,18 @@ export class Guest {
     }
   }
 
-  goneMessage() {
-    if (this.link.kind === "receive") return "This code is no longer valid: the receiving device made a new one, or stopped. Scan its code again.";
-    return "This share is no longer available: the sender stopped sharing or the link is wrong.";
-  }
-
   send(sig) {
     this.ws.send(JSON.stringify({ type: P.TYPE_SEND, to: this.link.id, data: this.auth.seal(sig) }));
   }
 
   async onSignal(s) {
-    if (s.kind === P.SIGNAL_BYE) return this.fail(byeMessage(s, this.who));
+    if (s.kind === P.SIGNAL_BYE) return this.fail(byeMessage(s, this.holder));
     try {
       this.auth.open(s);
     } catch (e) {
       if (s.kind === P.SIGNAL_OFFER && !this.haveOffer) {
         this.send({ kind: P.SIGNAL_BYE, code: P.BYE_TAMPERED });
-        return this.fail("The connection request was altered on the way (the server or the network may be tampering). Nothing was transferred.");
+        return this.fail(t("connect.tamperedOffer"));
       }
       console.info("EpicShare: dropped a " + s.kind + " signal: " + e.message);
       return; // a replay or a forgery: dropped
@@ -119,7 +124,7 @@ export class Guest {
       this.send({ kind: P.SIGNAL_ANSWER, sdp: pc.localDescription.sdp });
     } else if (s.kind === P.SIGNAL_OFFER) {
       this.haveOffer = true;
-      this.cb.status(`Connecting to ${this.who}…`);
+      this.cb.status(t(this.holder.connecting));
       await this.answer(s.sdp);
     } else if (s.kind === P.SIGNAL_CANDIDATE && s.candidate?.candidate) {
       console.info("EpicShare: remote candidate " + s.candidate.candidate);
@@ -154,9 +159,9 @@ export class Guest {
       if (!this.connected) {
         // ICE found no path at all (a firewall, networks that cannot
         // reach each other): nothing had started.
-        return this.fail(`Could not connect to ${this.who}: no network path between the two devices was found. Check that both are on the same network and that no firewall stands between them, then open the link again.`);
+        return this.fail(t(this.holder.noPath));
       }
-      this.fail(`The connection to ${this.who} broke.`);
+      this.fail(t(this.holder.broke));
     };
     await pc.setRemoteDescription({ type: "offer", sdp });
     for (const c of this.pending) await pc.addIceCandidate(c).catch(() => {});

@@ -2,7 +2,7 @@
 // receiving and the sending page (Go: internal/transfer): a 4-byte
 // big-endian length, a type byte and the payload, one frame per message.
 import { utf8 } from "./sha256.js";
-import { FRAME_CANCEL, MAX_PAYLOAD } from "./proto.js";
+import { FRAME_CANCEL, KeyedError, MAX_PAYLOAD } from "./proto.js";
 
 // frame builds one data-channel frame.
 export function frame(type, payload = new Uint8Array(0)) {
@@ -16,9 +16,9 @@ export function frame(type, payload = new Uint8Array(0)) {
 // parseFrame splits one data-channel message into its type and payload.
 export function parseFrame(buf) {
   const b = new Uint8Array(buf);
-  if (b.length < 5) throw new Error("short frame");
+  if (b.length < 5) throw new KeyedError("short frame", "protocol.badFrame");
   const n = new DataView(b.buffer, b.byteOffset).getUint32(0);
-  if (n !== b.length - 4) throw new Error("bad frame length");
+  if (n !== b.length - 4) throw new KeyedError("bad frame length", "protocol.badFrame");
   return { type: b[4], payload: b.subarray(5) };
 }
 

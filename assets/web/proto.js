@@ -76,6 +76,18 @@ export const CANCEL_FAILED = "failed";
 
 export const TOKEN = /^[A-Za-z0-9_-]{22}$/;
 
+// KeyedError is an error the pages word for people: key names its words
+// in the pages' catalogue (i18n.js), params fill them in. Its message is
+// the plain English form for the console and, as a cancel's detail, for
+// the other side, which words it itself.
+export class KeyedError extends Error {
+  constructor(message, key, params = {}) {
+    super(message);
+    this.key = key;
+    this.params = params;
+  }
+}
+
 // parseLink reads the link from the page's own address:
 // <server>/s/<id>#<secret> (a share: this page receives) or
 // <server>/r/<id>#<secret> (a receive link: this page sends). The secret
@@ -87,9 +99,9 @@ export function parseLink(href) {
   if (j > i) { kind = "receive"; i = j; }
   const id = i < 0 ? "" : u.pathname.slice(i + SHARE_PATH.length).replace(/\/$/, "");
   const secret = u.hash.slice(1);
-  if (!TOKEN.test(id)) throw new Error("This address does not name a share.");
-  if (!secret) throw new Error("This link is missing its secret, the part after #. Ask for the whole link, or scan the code again.");
-  if (!TOKEN.test(secret)) throw new Error("The secret in this link (after #) is damaged. Ask for the whole link, or scan the code again.");
+  if (!TOKEN.test(id)) throw new KeyedError("no share ID in the address", "link.notAShare");
+  if (!secret) throw new KeyedError("the link has no secret", "link.noSecret");
+  if (!TOKEN.test(secret)) throw new KeyedError("the link's secret is damaged", "link.badSecret");
   const scheme = u.protocol === "https:" ? "wss:" : "ws:";
   return { kind, id, secret, socket: scheme + "//" + u.host + u.pathname.slice(0, i) + SOCKET_PATH };
 }

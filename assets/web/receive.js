@@ -3,12 +3,14 @@
 // receives the files over a WebRTC data channel straight from the sender
 // (receiver.js runs the protocol and verifies each file with SHA-256), and
 // keeps and offers them to save: streamed to the downloads, staged, or in
-// memory. Everything people read is worded here.
+// memory. Everything people read is worded here, in their language
+// (i18n.js).
 import * as P from "./proto.js";
 import { safeName } from "./frames.js";
 import { Guest } from "./connect.js";
 import { Receiver } from "./receiver.js";
-import { bytes, duration, showText } from "./view.js";
+import { bytes, duration, rate, showText } from "./view.js";
+import { loadLanguage, plural, reason, t, then, translatePage } from "./i18n.js";
 import { Cancelled, startStreaming } from "./download.js";
 import { NoRoom, startStaging, workerDownloadsFail } from "./stage.js";
 
@@ -34,7 +36,7 @@ function status(text, error = false) {
   const s = $("status");
   s.textContent = text;
   s.classList.toggle("error", error);
-  document.title = (error ? "Failed · " : "") + "EpicShare";
+  document.title = t(error ? "page.titleFailed" : "receive.title");
 }
 
 // fail ends everything with a message for the person holding the phone,
@@ -62,19 +64,23 @@ function hangUp() {
 // The desktop app continues where it stopped; a page has no place to keep
 // half a file between visits.
 function noResume() {
-  if (!st.started) return "";
-  return " This page cannot resume: opening the link again starts the download over (files already saved stay saved). The EpicShare desktop app resumes where it stopped.";
+  return st.started ? t("receive.noResume") : "";
+}
+
+// broken is message, then what a broken transfer leaves.
+function broken(message) {
+  return then(message, t("receive.nothingIncomplete"), noResume());
 }
 
 // opened starts the transfer once the data channel is open.
 function opened(dc, code) {
   st.dc = dc;
   st.connected = true;
-  $("code").textContent = "Verification code: " + code + " (the sender shows the same)";
+  $("code").textContent = t("receive.code", { code });
   $("code").hidden = false;
-  status("Connected. Waiting for the list of files…");
+  status(t("receive.waitingForList"));
   st.rx = new Receiver(dc, {
-    offer: (m, files) => st.streamReady.then(() => offer(m, files)).catch((err) => fail("Could not show the offer: " + err.message)),
+    offer: (m, files) => st.streamReady.then(() => offer(m, files)).catch((err) => fail(t("receive.offerFailed", { detail: reason(err) }))),
     file: (f) => {
       f.chunks = [];
       if (st.sink) stream(f);
@@ -84,22 +90,22 @@ function opened(dc, code) {
     progress: (f) => progress(f),
     verified,
     finished: finish,
-    stopped: (why) => fail(senderStopped(why) + " Nothing incomplete is offered to save." + noResume()),
-    refused: (err) => fail("The sender sent something this page cannot accept: " + err.message),
-    verifyFailed: (f) => fail(`${f.path} failed verification, so it is not offered to save.`),
+    stopped: (why) => fail(broken(senderStopped(why))),
+    refused: (err) => fail(t("receive.refused", { detail: reason(err) })),
+    verifyFailed: (f) => fail(t("receive.verifyFailed", { path: f.path })),
   });
   dc.onclose = () => {
-    if (!st.over) fail("The sender left before the transfer finished. Nothing incomplete is offered to save." + noResume());
+    if (!st.over) fail(broken(t("receive.senderLeft")));
   };
 }
 
 // senderStopped words the sender's cancel code.
 function senderStopped({ code, detail }) {
   switch (code) {
-    case P.CANCEL_STOPPED: return "The sender stopped sharing.";
-    case P.CANCEL_SOURCE_CHANGED: return `A file changed on the sender's side while it was being sent${detail ? " (" + detail + ")" : ""}.`;
+    case P.CANCEL_STOPPED: return t("receive.stoppedSharing");
+    case P.CANCEL_SOURCE_CHANGED: return detail ? t("receive.sourceChangedDetail", { detail }) : t("receive.sourceChanged");
   }
-  return "The sender stopped" + (detail ? ": " + detail : ".");
+  return detail ? t("receive.senderStoppedDetail", { detail }) : t("receive.senderStopped");
 }
 
 async function offer(m, files) {
@@ -126,29 +132,29 @@ async function offer(m, files) {
     f.get = document.createElement("button");
     f.get.type = "button";
     f.get.className = "secondary get";
-    f.get.textContent = "Download";
-    f.get.setAttribute("aria-label", "Download only " + f.path);
+    f.get.textContent = t("receive.download");
+    f.get.setAttribute("aria-label", t("receive.downloadOnly", { path: f.path }));
     f.get.onclick = () => accept(f);
     f.li.append(name, f.sizeEl, f.get);
     list.append(f.li);
   }
   const n = st.files.length;
-  $("total").textContent = n ? `${n} file${n === 1 ? "" : "s"}, ${bytes(total)}` : "A message, no files.";
-  if (!n) $("accept").textContent = "Accept";
+  $("total").textContent = n ? plural("page.files", n, { size: bytes(total) }) : t("receive.messageOnly");
+  if (!n) $("accept").textContent = t("receive.acceptMessage");
   if (st.sink && st.sink !== st.streamer) {
-    $("memory-warning").textContent = "Each file goes to your downloads as soon as it is verified.";
+    $("memory-warning").textContent = t("receive.noteStaged");
     $("memory-warning").className = "note";
     $("memory-warning").hidden = false;
   } else if (st.sink) {
-    $("memory-warning").textContent = "Files are saved to your downloads as they arrive.";
+    $("memory-warning").textContent = t("receive.noteStreamed");
     $("memory-warning").className = "note";
     $("memory-warning").hidden = false;
   } else if (total > MEMORY_WARNING) {
-    $("memory-warning").textContent = `This browser keeps received files in memory until you save them, and ${bytes(total)} may be more than this device can hold.`;
+    $("memory-warning").textContent = t("receive.memoryWarning", { size: bytes(total) });
     $("memory-warning").hidden = false;
   }
   $("offer").hidden = false;
-  status("Download these files?");
+  status(t(n ? "receive.ask" : "receive.askMessage"));
   $("accept").focus();
 }
 
@@ -165,7 +171,7 @@ function accept(only) {
   $("progress").hidden = false;
   st.rateAt = st.startedAt = performance.now();
   st.started = true;
-  status("Receiving…");
+  status(t("receive.receiving"));
   st.rx.accept(one);
 }
 
@@ -177,7 +183,7 @@ function stream(f) {
   f.dl.onStall = () => {
     if (st.over) return;
     st.stalled = { f, was: $("status").textContent };
-    status(`Waiting for the browser to start the download of ${f.path}. If it asks whether this site may download several files, allow it.`);
+    status(t("receive.stalled", { path: f.path }));
   };
   f.dl.onStart = () => {
     if (st.stalled?.f !== f) return;
@@ -187,19 +193,19 @@ function stream(f) {
   f.dl.done.then(
     () => {
       f.saved = true;
-      f.sizeEl.textContent = bytes(f.size) + " ✓ saved";
+      f.sizeEl.textContent = t("receive.sizeSaved", { size: bytes(f.size) });
     },
     (err) => {
       if (err instanceof NoRoom) {
-        fail(`This device has no room left for ${f.path}. Free some space and open the link again; the download starts over.`, P.CANCEL_NO_ROOM);
+        fail(t("receive.noRoom", { path: f.path }), P.CANCEL_NO_ROOM);
       } else if (err instanceof Cancelled) {
-        fail(`The download of ${f.path} was cancelled in the browser.` + noResume(), P.CANCEL_DOWNLOAD_CANCELLED);
+        fail(then(t("receive.downloadCancelled", { path: f.path }), noResume()), P.CANCEL_DOWNLOAD_CANCELLED);
       } else if (st.sink !== st.streamer) {
         console.info("EpicShare: staging " + f.path + ": " + err.message);
-        fail(`The browser could not store ${f.path} (${err.message}). Nothing incomplete reached your downloads.` + noResume(), P.CANCEL_NO_ROOM, err.message);
+        fail(then(t("receive.storeFailed", { path: f.path, detail: err.message }), noResume()), P.CANCEL_NO_ROOM, err.message);
       } else {
         console.info("EpicShare: download of " + f.path + ": " + err.message);
-        fail(`The download of ${f.path} was cut short by the browser, so it is not complete: if your downloads list it, delete it.` + noResume(), P.CANCEL_DOWNLOAD_CUT);
+        fail(then(t("receive.downloadCut", { path: f.path }), noResume()), P.CANCEL_DOWNLOAD_CUT);
       }
     },
   );
@@ -212,13 +218,13 @@ function verified(f) {
     // The browser finishes the download only now that the file verified;
     // it is saved once the worker confirms.
     f.dl.end();
-    f.sizeEl.textContent = bytes(f.size) + " ✓ verified, saving…";
+    f.sizeEl.textContent = t("receive.sizeSaving", { size: bytes(f.size) });
     return true;
   }
   try {
     f.url = URL.createObjectURL(new Blob(f.chunks));
   } catch {
-    fail(`This device has no room left for ${f.path}. Free some space and open the link again; the download starts over.`, P.CANCEL_NO_ROOM);
+    fail(t("receive.noRoom", { path: f.path }), P.CANCEL_NO_ROOM);
     return false;
   }
   f.chunks = null;
@@ -226,8 +232,8 @@ function verified(f) {
   a.href = f.url;
   a.download = safeName(f.path);
   a.className = "button save";
-  a.textContent = "Save";
-  a.setAttribute("aria-label", "Save " + f.path);
+  a.textContent = t("receive.save");
+  a.setAttribute("aria-label", t("receive.saveOne", { path: f.path }));
   f.sizeEl.textContent = bytes(f.size) + " ✓";
   f.li.append(a);
   return true;
@@ -246,22 +252,22 @@ function progress(f, force) {
     st.rateDone = received;
   }
   $("overall").value = total ? received / total : 1;
-  f.sizeEl.textContent = `${bytes(f.got)} of ${bytes(f.size)}`;
-  const left = st.rate > 0 ? duration((total - received) / st.rate) : "?";
-  $("detail").textContent = `${bytes(received)} of ${bytes(total)} · ${bytes(st.rate)}/s · ${left} left · ${f.path}`;
+  f.sizeEl.textContent = t("page.of", { done: bytes(f.got), total: bytes(f.size) });
+  const words = { done: bytes(received), total: bytes(total), rate: rate(st.rate), file: f.path };
+  $("detail").textContent = st.rate > 0 ? t("page.detail", { ...words, left: duration((total - received) / st.rate) }) : t("page.detailNoEstimate", words);
 }
 
 async function finish() {
   $("overall").value = 1;
   const total = st.rx.total;
-  $("detail").textContent = `${bytes(total)} in ${duration((performance.now() - st.startedAt) / 1000)}`;
+  $("detail").textContent = t("page.took", { size: bytes(total), time: duration((performance.now() - st.startedAt) / 1000) });
   const n = st.files.length;
-  const what = n ? `Received ${n} file${n === 1 ? "" : "s"}, ${bytes(total)}, every file verified` : "Received the message";
+  const params = { size: bytes(total) };
   if (st.sink && n) {
     // Done only once the browser has every byte: until the sink
     // confirms each file, the sender is not told, and the page does not
     // say saved.
-    status(what + ". Finishing the downloads…");
+    status(plural("receive.finishing", n, params));
     try {
       await Promise.all(st.files.map((f) => f.dl.done));
     } catch {
@@ -270,14 +276,14 @@ async function finish() {
     if (st.over) return;
     st.over = true;
     st.rx.confirm();
-    status(what + " and saved to your downloads.");
+    status(plural("receive.savedAll", n, params));
     return hangUp();
   }
   st.over = true;
   st.rx.confirm();
   hangUp();
-  if (!n) return status(what + ".");
-  status(what + ". Save them below.");
+  if (!n) return status(t("receive.gotMessage"));
+  status(plural("receive.saveBelow", n, params));
   $("done").hidden = false;
   $("save-all").focus();
 }
@@ -292,29 +298,29 @@ async function saveAll() {
 // A phone may stop a page in the background: say so while files move.
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "hidden" && st.connected && !st.over) {
-    document.title = "Receiving… keep this page open";
+    document.title = t("receive.titleBusy");
   }
 });
 
-function main() {
+async function main() {
+  await loadLanguage();
+  translatePage();
   $("accept").onclick = () => accept();
-  $("decline").onclick = () => fail("Declined. Nothing was received.", P.CANCEL_DECLINED);
+  $("decline").onclick = () => fail(t("receive.declined"), P.CANCEL_DECLINED);
   $("save-all").onclick = saveAll;
   let link;
   try {
     link = P.parseLink(location.href);
   } catch (e) {
-    return fail(e.message);
+    return fail(reason(e));
   }
-  if (link.kind !== "share") return fail("This is a link to send files to, not to receive them from.");
-  if (!window.RTCPeerConnection) {
-    return fail("This browser cannot receive files: it has no WebRTC. Open the link in a current Chrome, Firefox or Safari.");
-  }
+  if (link.kind !== "share") return fail(t("receive.wrongLink"));
+  if (!window.RTCPeerConnection) return fail(t("receive.noWebRTC"));
   st.streamReady = startStreaming().then((s) => (st.streamer = s));
   st.guest = new Guest(link, {
     status,
     open: opened,
-    fail: (message) => fail(st.connected ? message + " Nothing incomplete is offered to save." + noResume() : message),
+    fail: (message) => fail(st.connected ? broken(message) : message),
   });
   st.guest.start();
 }

@@ -45,14 +45,14 @@ export class Receiver {
     switch (type) {
       case P.FRAME_MANIFEST_PART:
       case P.FRAME_MANIFEST:
-        if (this.index >= 0 || this.files.length) throw new Error("a second manifest");
+        if (this.index >= 0 || this.files.length) throw new P.KeyedError("a second manifest", "protocol.secondManifest");
         this.parts.push(payload.slice());
-        if (this.parts.reduce((n, p) => n + p.length, 0) > 8 << 20) throw new Error("a manifest over 8 MiB");
+        if (this.parts.reduce((n, p) => n + p.length, 0) > 8 << 20) throw new P.KeyedError("a manifest over 8 MiB", "protocol.manifestTooLong");
         if (type === P.FRAME_MANIFEST) this.manifest(JSON.parse(new TextDecoder().decode(concat(this.parts))));
         return;
       case P.FRAME_DATA: {
         const f = this.files[this.index];
-        if (!f || f.got + payload.length > f.size) throw new Error("more data than announced");
+        if (!f || f.got + payload.length > f.size) throw new P.KeyedError("more data than announced", "protocol.moreThanAnnounced");
         f.hash.update(payload);
         f.got += payload.length;
         this.received += payload.length;
@@ -66,16 +66,16 @@ export class Receiver {
         this.over = true;
         return this.on.stopped(parseCancel(payload));
     }
-    throw new Error("unexpected frame " + type);
+    throw new P.KeyedError("unexpected frame " + type, "protocol.unexpectedFrame", { type });
   }
 
   manifest(m) {
-    if (typeof m.text === "string" && m.text.length > P.MAX_TEXT) throw new Error("a text over the limit");
+    if (typeof m.text === "string" && m.text.length > P.MAX_TEXT) throw new P.KeyedError("a text over the limit", "protocol.textTooLong");
     const entries = Array.isArray(m.entries) ? m.entries : [];
     this.files = entries
       .map((e, idx) => ({ idx, dir: !!e.dir, path: String(e.path), size: Number(e.size) || 0 }))
       .filter((e) => !e.dir);
-    if (this.files.some((f) => f.size < 0 || !f.path)) throw new Error("a file with a bad name or size");
+    if (this.files.some((f) => f.size < 0 || !f.path)) throw new P.KeyedError("a file with a bad name or size", "protocol.badEntry");
     this.total = this.files.reduce((n, f) => n + f.size, 0);
     this.on.offer(m, this.files);
   }
@@ -103,7 +103,7 @@ export class Receiver {
 
   fileEnd(sum) {
     const f = this.files[this.index];
-    if (!f || f.got !== f.size) throw new Error("a file ended early");
+    if (!f || f.got !== f.size) throw new P.KeyedError("a file ended early", "protocol.endedEarly");
     const got = f.hash.digest();
     if (got.length !== sum.length || got.some((b, i) => b !== sum[i])) {
       this.cancel(P.CANCEL_VERIFY, f.path);

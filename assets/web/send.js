@@ -1,19 +1,23 @@
 // The browser sender, behind a receive link (/r/ID#secret): pick files, a
 // folder or a text, press Send, and they go straight to the device that
 // showed the code, over the same signed handshake (connect.js) and the
-// same file protocol (sender.js) as the desktop app.
+// same file protocol (sender.js) as the desktop app. Everything people
+// read is worded here, in their language (i18n.js).
 import * as P from "./proto.js";
 import { Guest } from "./connect.js";
 import { Sender, Stopped } from "./sender.js";
-import { bytes, duration } from "./view.js";
+import { bytes, duration, rate as perSecond } from "./view.js";
+import { loadLanguage, plural, reason, t, then, translatePage } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
-const st = { link: null, guest: null, dc: null, code: "", items: [], sender: null, busy: false, over: false };
+// failedLast: the last attempt failed, so the button below offers to try
+// the same files again rather than to send more.
+const st = { link: null, guest: null, dc: null, code: "", items: [], rows: null, sender: null, busy: false, over: false, failedLast: false };
 
 function status(text, error = false) {
   $("status").textContent = text;
   $("status").classList.toggle("error", error);
-  document.title = (error ? "Failed · " : "") + "EpicShare";
+  document.title = t(error ? "page.titleFailed" : "send.title");
 }
 
 // connect opens the link; the page stays connected while files are picked.
@@ -26,9 +30,9 @@ function connect() {
     open: (dc, code) => {
       st.dc = dc;
       st.code = code;
-      $("code").textContent = "Verification code: " + code + " (the receiving device shows the same)";
+      $("code").textContent = t("send.code", { code });
       $("code").hidden = false;
-      dc.onclose = () => { if (!st.sender) lost("The receiving device closed the connection."); };
+      dc.onclose = () => { if (!st.sender) lost(t("send.closed")); };
       ready();
     },
     fail: (message) => lost(message),
@@ -47,14 +51,14 @@ function lost(message) {
   $("send").disabled = true;
   st.guest?.hangUp();
   $("done").hidden = false;
-  $("again").textContent = "Try again";
+  showAgain(true);
 }
 
 function ready() {
   $("pick").hidden = false;
   $("done").hidden = true;
   $("progress").hidden = true;
-  status("Connected. Choose what to send.");
+  status(t("send.ready"));
   update();
 }
 
@@ -85,19 +89,19 @@ function update() {
     name.textContent = it.path;
     const size = document.createElement("span");
     size.className = "size";
-    size.textContent = it.dir ? "folder" : bytes(it.file.size);
+    size.textContent = it.dir ? t("send.folder") : bytes(it.file.size);
     const rm = document.createElement("button");
     rm.type = "button";
     rm.className = "secondary remove";
     rm.textContent = "✕";
-    rm.setAttribute("aria-label", "Remove " + it.path);
+    rm.setAttribute("aria-label", t("send.remove", { path: it.path }));
     rm.onclick = () => { st.items = st.items.filter((x) => x !== it); update(); };
     li.append(name, size, rm);
     list.append(li);
   }
   const files = st.items.filter((it) => !it.dir);
   const total = files.reduce((n, it) => n + it.file.size, 0);
-  $("picked-total").textContent = files.length ? `${files.length} file${files.length === 1 ? "" : "s"}, ${bytes(total)}` : "";
+  $("picked-total").textContent = files.length ? plural("page.files", files.length, { size: bytes(total) }) : "";
   const text = $("message").value;
   $("send").disabled = !st.dc || st.busy || (!st.items.length && !text);
   $("message").classList.toggle("error", new TextEncoder().encode(text).length > P.MAX_TEXT);
@@ -105,13 +109,13 @@ function update() {
 
 async function send() {
   const text = $("message").value;
-  if (new TextEncoder().encode(text).length > P.MAX_TEXT) return status(`The message is longer than ${bytes(P.MAX_TEXT)}; shorten it.`, true);
+  if (new TextEncoder().encode(text).length > P.MAX_TEXT) return status(t("send.tooLong", { size: bytes(P.MAX_TEXT) }), true);
   st.busy = true;
   st.progress = null;
   $("pick").hidden = true;
   $("progress").hidden = false;
   $("stop").hidden = false;
-  const rows = new Map();
+  const rows = (st.rows = new Map()); // path → its row on the list
   $("sending").replaceChildren();
   for (const it of st.items.filter((x) => !x.dir)) {
     const li = document.createElement("li");
@@ -124,7 +128,7 @@ async function send() {
     $("sending").append(li);
     rows.set(it.path, { li, size, bytes: it.file.size });
   }
-  status("Waiting for the receiving device to accept…");
+  status(t("send.waiting"));
   const started = performance.now();
   let rateAt = started, rateDone = 0, rate = 0, drawn = 0;
   const draw = (p, force) => {
@@ -133,21 +137,21 @@ async function send() {
     drawn = now;
     if (now - rateAt >= 500) { rate = ((p.done - rateDone) * 1000) / (now - rateAt); rateAt = now; rateDone = p.done; }
     $("overall").value = p.total ? p.done / p.total : 1;
-    const left = rate > 0 ? duration((p.total - p.done) / rate) : "?";
-    $("detail").textContent = `${bytes(p.done)} of ${bytes(p.total)} · ${bytes(rate)}/s · ${left} left · ${p.file}`;
+    const words = { done: bytes(p.done), total: bytes(p.total), rate: perSecond(rate), file: p.file };
+    $("detail").textContent = rate > 0 ? t("page.detail", { ...words, left: duration((p.total - p.done) / rate) }) : t("page.detailNoEstimate", words);
     const r = rows.get(p.file);
-    if (r && !r.sent) r.size.textContent = `${bytes(p.fileDone)} of ${bytes(p.fileSize)}`;
+    if (r && !r.sent) r.size.textContent = t("page.of", { done: bytes(p.fileDone), total: bytes(p.fileSize) });
   };
   const craft = typeof window.epicshareCraftManifest === "function" ? window.epicshareCraftManifest : null;
   st.sender = new Sender(st.dc, st.items, text, {
     accepted: (a) => {
-      status("Sending…");
+      status(t("send.sending"));
       if (Array.isArray(a.resume) && a.resume.length) console.info("EpicShare: the receiver has the start of " + a.resume.length + " file(s)");
     },
     progress: (p) => { st.progress = p; draw(p, false); },
     sent: (path) => {
       const r = rows.get(path);
-      if (r) { r.sent = true; r.size.textContent = bytes(r.bytes) + " ✓ sent"; }
+      if (r) { r.sent = true; r.size.textContent = t("send.sizeSent", { size: bytes(r.bytes) }); }
     },
   }, craft);
   try {
@@ -159,13 +163,11 @@ async function send() {
   }
   const p = st.progress || { done: 0, total: 0, resumed: 0 };
   draw(p, true);
-  for (const r of rows.values()) r.size.textContent = bytes(r.bytes) + " ✓ verified";
+  for (const r of rows.values()) r.size.textContent = t("send.sizeVerified", { size: bytes(r.bytes) });
   const n = rows.size;
-  let what = n ? `Sent ${n} file${n === 1 ? "" : "s"}, ${bytes(p.total)}, every file verified by the receiving device` : "Sent the message";
-  if (n && text) what += ", and the message";
-  if (p.resumed > 0) what += ` (${bytes(p.resumed)} had arrived before and was not sent again)`;
-  $("detail").textContent = `${bytes(p.total)} in ${duration((performance.now() - started) / 1000)}`;
-  status(what + ".");
+  const what = !n ? t("send.sentMessage") : plural(text ? "send.sentWithMessage" : "send.sent", n, { size: bytes(p.total) });
+  $("detail").textContent = t("page.took", { size: bytes(p.total), time: duration((performance.now() - started) / 1000) });
+  status(then(what, p.resumed > 0 ? t("send.resumed", { size: bytes(p.resumed) }) : ""));
   finish(false);
 }
 
@@ -176,42 +178,50 @@ function failed(err) {
   else {
     // Tell the receiving device why, as the desktop sender does: a file
     // that cannot be read any more changed, anything else failed.
-    st.sender?.stop(/cannot be read|changed/.test(err.message) ? P.CANCEL_SOURCE_CHANGED : P.CANCEL_FAILED, err.message);
-    message = "Not sent: " + err.message + ".";
+    const changed = err.key === "protocol.changed" || err.key === "protocol.unreadable";
+    st.sender?.stop(changed ? P.CANCEL_SOURCE_CHANGED : P.CANCEL_FAILED, err.message);
+    message = t("send.notSent", { detail: reason(err) });
   }
   status(message, true);
-  for (const li of $("sending").children) if (!li.textContent.includes("✓")) li.classList.add("failed");
+  for (const r of st.rows?.values() || []) if (!r.sent) r.li.classList.add("failed");
   finish(true);
 }
 
 // refusal words the receiving device's cancel code.
 function refusal({ code, detail }) {
   switch (code) {
-    case P.CANCEL_DECLINED: return "The receiving device declined. Nothing was sent.";
-    case P.CANCEL_STOPPED: return "The receiving device stopped the transfer.";
-    case P.CANCEL_BAD_OFFER: return "The receiving device refused the offer" + (detail ? ": " + detail : ".");
-    case P.CANCEL_NO_ROOM: return "The receiving device's disk is full.";
-    case P.CANCEL_CANNOT_WRITE: return "The receiving device cannot write to its folder.";
-    case P.CANCEL_VERIFY: return `${detail || "A file"} failed verification on the receiving device; it was not saved. Try again.`;
-    case P.CANCEL_PROTOCOL: return "The receiving device refused the data" + (detail ? ": " + detail : ".");
+    case P.CANCEL_DECLINED: return t("send.declined");
+    case P.CANCEL_STOPPED: return t("send.stoppedThere");
+    case P.CANCEL_BAD_OFFER: return detail ? t("send.badOfferDetail", { detail }) : t("send.badOffer");
+    case P.CANCEL_NO_ROOM: return t("send.noRoom");
+    case P.CANCEL_CANNOT_WRITE: return t("send.cannotWrite");
+    case P.CANCEL_VERIFY: return detail ? t("send.verifyFailed", { path: detail }) : t("send.verifyFailedFile");
+    case P.CANCEL_PROTOCOL: return detail ? t("send.refusedDataDetail", { detail }) : t("send.refusedData");
   }
-  return "The receiving device stopped" + (detail ? ": " + detail : ".");
+  return detail ? t("send.receiverStoppedDetail", { detail }) : t("send.receiverStopped");
 }
 
 function finish(error) {
   st.sender = null;
   $("stop").hidden = true;
   $("done").hidden = false;
-  $("again").textContent = error ? "Try again" : "Send more";
+  showAgain(error);
   $("again").focus();
   st.guest.hangUp();
   st.over = true;
 }
 
-// again starts over without scanning the code again: a new connection,
+// showAgain words the button that starts over: try the same files again
+// after a failure, or send more.
+function showAgain(failed) {
+  st.failedLast = failed;
+  $("again").textContent = t(failed ? "send.again" : "send.more");
+}
+
+// restart starts over without scanning the code again: a new connection,
 // the same link. The picked files stay picked after a failure, so the
 // same files resume where they stopped.
-function again(keep) {
+function restart(keep) {
   if (!keep) { st.items = []; $("message").value = ""; }
   $("done").hidden = true;
   $("progress").hidden = true;
@@ -244,14 +254,16 @@ async function walk(entry, path, out) {
   if (!any) out.push({ path, dir: true });
 }
 
-function main() {
+async function main() {
+  await loadLanguage();
+  translatePage();
   try {
     st.link = P.parseLink(location.href);
   } catch (e) {
-    return status(e.message, true);
+    return status(reason(e), true);
   }
-  if (st.link.kind !== "receive") return status("This is a link to receive files from, not to send them to.", true);
-  if (!window.RTCPeerConnection) return status("This browser cannot send files: it has no WebRTC. Open the link in a current Chrome, Firefox or Safari.", true);
+  if (st.link.kind !== "receive") return status(t("send.wrongLink"), true);
+  if (!window.RTCPeerConnection) return status(t("send.noWebRTC"), true);
   $("files").onchange = (e) => { add([...e.target.files].map((file) => ({ path: file.name, file }))); e.target.value = ""; };
   if ("webkitdirectory" in $("folder")) {
     $("folder-label").hidden = false;
@@ -262,7 +274,7 @@ function main() {
     d.hidden = false;
     for (const el of [d, document.body]) {
       el.addEventListener("dragover", (e) => { e.preventDefault(); d.classList.add("over"); });
-      el.addEventListener("drop", (e) => dropped(e).catch((err) => status("Could not read what was dropped: " + err.message, true)));
+      el.addEventListener("drop", (e) => dropped(e).catch((err) => status(t("send.dropFailed", { detail: reason(err) }), true)));
     }
     d.addEventListener("dragleave", () => d.classList.remove("over"));
   }
@@ -271,11 +283,11 @@ function main() {
   $("stop").onclick = () => {
     st.sender?.stop(P.CANCEL_STOPPED);
     failed(new Error("stopped"));
-    status("Stopped. The receiving device keeps what arrived, unfinished: sending the same files again continues where it stopped.", true);
+    status(t("send.stoppedHere"), true);
   };
-  $("again").onclick = () => again($("again").textContent === "Try again");
+  $("again").onclick = () => restart(st.failedLast);
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden" && st.busy) document.title = "Sending… keep this page open";
+    if (document.visibilityState === "hidden" && st.busy) document.title = t("send.titleBusy");
   });
   connect();
 }

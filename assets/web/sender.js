@@ -83,7 +83,7 @@ export class Sender {
     dc.binaryType = "arraybuffer";
     dc.bufferedAmountLowThreshold = LOW_WATER;
     dc.onmessage = (e) => this.push(e.data);
-    dc.onclose = () => this.end(new Error("the connection closed"));
+    dc.onclose = () => this.end(new P.KeyedError("the connection closed", "protocol.closed"));
   }
 
   push(data) {
@@ -127,7 +127,7 @@ export class Sender {
     if (this.stopped) return;
     this.stopped = true;
     if (this.dc.readyState === "open") this.dc.send(cancelFrame(code, detail));
-    this.end(new Error("stopped"));
+    this.end(new P.KeyedError("stopped", "protocol.stopped"));
   }
 
   async run() {
@@ -135,16 +135,16 @@ export class Sender {
     const parts = [];
     for (;;) {
       const f = await this.next();
-      if (f.type !== P.FRAME_ACCEPT_PART && f.type !== P.FRAME_ACCEPT) throw new Error("the receiver broke the protocol");
+      if (f.type !== P.FRAME_ACCEPT_PART && f.type !== P.FRAME_ACCEPT) throw new P.KeyedError("the receiver broke the protocol", "protocol.receiverBroke");
       parts.push(f.payload.slice());
-      if (parts.reduce((n, p) => n + p.length, 0) > 8 << 20) throw new Error("the receiver's answer is too long");
+      if (parts.reduce((n, p) => n + p.length, 0) > 8 << 20) throw new P.KeyedError("the receiver's answer is too long", "protocol.answerTooLong");
       if (f.type === P.FRAME_ACCEPT) break;
     }
     const accept = JSON.parse(new TextDecoder().decode(concat(parts)));
     const wanted = Array.isArray(accept.files) ? new Set(accept.files) : null;
     const resume = new Map((accept.resume || []).map((r) => [r.file, r]));
     const list = [...this.files.keys()].filter((i) => !wanted || wanted.has(i));
-    for (const i of wanted || []) if (!this.files.has(i)) throw new Error("the receiver asked for something that is not a file");
+    for (const i of wanted || []) if (!this.files.has(i)) throw new P.KeyedError("the receiver asked for something that is not a file", "protocol.notAFile");
     const total = list.reduce((n, i) => n + this.m.entries[i].size, 0);
     const pr = { done: 0, total, resumed: 0, file: "", fileDone: 0, fileSize: 0 };
     this.on.accepted?.(accept);
@@ -152,7 +152,7 @@ export class Sender {
     const end = this.next();
     end.catch(() => {});
     let over = null;
-    end.then(() => (over = new Error("the receiver finished early")), (e) => (over = e));
+    end.then(() => (over = new P.KeyedError("the receiver finished early", "protocol.finishedEarly")), (e) => (over = e));
     try {
       for (const i of list) {
         if (over) throw over;
@@ -164,7 +164,7 @@ export class Sender {
       throw over || err;
     }
     const f = await end;
-    if (f.type !== P.FRAME_DONE) throw new Error("the receiver broke the protocol");
+    if (f.type !== P.FRAME_DONE) throw new P.KeyedError("the receiver broke the protocol", "protocol.receiverBroke");
   }
 
   // sendFile sends entry i, continuing after the receiver's first bytes if
@@ -188,7 +188,7 @@ export class Sender {
     while (pos < size) {
       if (over()) throw over();
       const chunk = new Uint8Array(await file.slice(pos, Math.min(pos + SLICE, size)).arrayBuffer());
-      if (chunk.length === 0) throw new Error(`${e.path} changed or cannot be read any more`);
+      if (chunk.length === 0) throw new P.KeyedError(`${e.path} changed or cannot be read any more`, "protocol.changed", { path: e.path });
       h.update(chunk);
       for (let o = 0; o < chunk.length; o += P.MAX_PAYLOAD) {
         await this.write(frame(P.FRAME_DATA, chunk.subarray(o, o + P.MAX_PAYLOAD)));
@@ -211,7 +211,7 @@ export class Sender {
     for (let pos = 0; pos < rp.offset;) {
       if (over()) throw over();
       const chunk = new Uint8Array(await file.slice(pos, Math.min(pos + SLICE, rp.offset)).arrayBuffer());
-      if (chunk.length === 0) throw new Error(`${file.name} cannot be read any more`);
+      if (chunk.length === 0) throw new P.KeyedError(`${file.name} cannot be read any more`, "protocol.unreadable", { path: file.name });
       h.update(chunk);
       pos += chunk.length;
       if (performance.now() - told >= CHECKING_EVERY) {

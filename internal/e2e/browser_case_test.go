@@ -89,14 +89,14 @@ func TestBrowserInNamespace(t *testing.T) {
 	must(t, p.Viewport(390, 844, 2))
 	must(t, p.Navigate(link.String()))
 	// shot writes a screenshot when pageShotsEnv names a folder: the
-	// README's pictures from Chromium's insecure-origin case, and
-	// <browser>-<case>-<name> from any other.
+	// README's pictures from Chromium's insecure-origin and lang-zh
+	// cases, and <browser>-<case>-<name> from any other.
 	shot := func(name string) {
 		dir := os.Getenv(pageShotsEnv)
 		if dir == "" {
 			return
 		}
-		if c != "insecure-origin" || b != "chromium" {
+		if (c != "insecure-origin" && c != "lang-zh") || b != "chromium" {
 			name = b + "-" + c + "-" + name
 		}
 		png, err := p.Screenshot()
@@ -118,6 +118,28 @@ func TestBrowserInNamespace(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(downloads, name))
 		return err == nil && fmt.Sprintf("%x", sha256.Sum256(b)) == sum
 	}
+	// landed waits until every file of the offer is in the download
+	// folder, byte-identical.
+	landed := func() {
+		t.Helper()
+		want := map[string]string{}
+		for _, e := range offer.Manifest.Entries {
+			if !e.Dir {
+				b, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(e.Path)))
+				must(t, err)
+				want[strings.ReplaceAll(e.Path, "/", " - ")] = fmt.Sprintf("%x", sha256.Sum256(b))
+			}
+		}
+		deadline := time.Now().Add(time.Minute)
+		for name, sum := range want {
+			for !fileIs(name, sum) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s not downloaded intact\n%s", name, diagnose())
+				}
+				time.Sleep(50 * time.Millisecond) // polling the download folder
+			}
+		}
+	}
 	// senderEnd waits for the sender's last word on the receiver.
 	senderEnd := func() session.Event { t.Helper(); return lastEvent(t, ctx, events, "the sender", diagnose) }
 	// midFile waits until the sender is a quarter into the big file.
@@ -136,6 +158,12 @@ func TestBrowserInNamespace(t *testing.T) {
 	}
 
 	switch c {
+	case "lang-zh":
+		playInChinese(t, p, shot, landed, diagnose)
+		if e := senderEnd(); e.State != session.Done {
+			t.Errorf("the sender ended %v (%v)", e.State, e.Err)
+		}
+		return
 	case "text-only-secure":
 		// A message alone: shown as text, accepted, nothing downloaded.
 		waitVisible(t, p, "accept", 90*time.Second, diagnose)
@@ -323,30 +351,13 @@ func TestBrowserInNamespace(t *testing.T) {
 		click(t, p, "#save-all")
 	}
 
-	// Every file lands in the download folder, byte-identical.
-	want := map[string]string{}
-	for _, e := range offer.Manifest.Entries {
-		if !e.Dir {
-			b, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(e.Path)))
-			must(t, err)
-			want[strings.ReplaceAll(e.Path, "/", " - ")] = fmt.Sprintf("%x", sha256.Sum256(b))
-		}
-	}
-	deadline := time.Now().Add(time.Minute)
-	for name, sum := range want {
-		for !fileIs(name, sum) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not downloaded intact\n%s", name, diagnose())
-			}
-			time.Sleep(50 * time.Millisecond) // polling the download folder
-		}
-	}
+	landed()
 	// The page hangs up once done, so the sender sees a clean close and
 	// the browser no ICE failure later.
 	if title := ""; p.Eval(`document.title`, &title) == nil && strings.Contains(title, "Failed") {
 		t.Errorf("the page failed after the transfer\n%s", diagnose())
 	}
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(p.Console(), "EpicShare: connection closed") {
 		if time.Now().After(deadline) {
 			t.Fatalf("the page did not close its peer connection after the transfer\n%s", diagnose())

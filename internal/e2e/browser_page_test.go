@@ -60,6 +60,9 @@ func openBrowser(t *testing.T, ctx context.Context, name, c, downloads string) b
 			prefs["dom.serviceWorkers.idle_timeout"] = 3000
 			prefs["dom.serviceWorkers.idle_extended_timeout"] = 3000
 		}
+		if lang := caseLanguage(c); lang != "" {
+			prefs["intl.accept_languages"] = lang
+		}
 		p := firefoxPage{f: startFirefox(t, ctx, prefs), ctx: ctx}
 		if strings.HasPrefix(c, "worker-stopped") {
 			must(t, p.Preload(starveWorkerScript))
@@ -75,6 +78,11 @@ func openBrowser(t *testing.T, ctx context.Context, name, c, downloads string) b
 		chromedp.Flag("disable-component-update", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
+	if lang := caseLanguage(c); lang != "" {
+		// What headless Chromium gives the page as navigator.languages
+		// (--lang sets only its own interface there).
+		opts = append(opts, chromedp.Flag("accept-lang", lang))
+	}
 	if spki := os.Getenv(natSPKIEnv); spki != "" {
 		// The lab's server has a certificate from a test CA: trust it
 		// as a browser trusts a public one.

@@ -52,10 +52,11 @@ const (
 // ending in -secure serves the page on 127.0.0.1 (a secure context,
 // like https: downloads stream through the service worker); the others
 // on the veth address, insecure like a phone opening http://LAN-IP
-// (files wait in memory until saved).
+// (files wait in memory until saved). A lang-* case runs the browser in
+// another language (browser_lang_test.go).
 var (
 	browserCases = []string{"secure-origin", "insecure-origin", "one-file", "wrong-secret",
-		"sender-leaves", "sender-leaves-secure", "worker-stopped-secure", "no-path"}
+		"sender-leaves", "sender-leaves-secure", "worker-stopped-secure", "no-path", "lang-zh"}
 	// longCases hold the path so that a file's download lasts past the
 	// browsers' worker idle timeouts.
 	longCases = []string{"long-secure", "long-insecure"}
