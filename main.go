@@ -35,7 +35,7 @@ func main() {
 	}
 	a := app.NewWithID(ui.AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
-	u := ui.New(a, ui.Config{Nearby: nearby.Start})
+	u := ui.New(a, ui.Config{Nearby: nearby.Start, Tray: ui.TrayAvailable()})
 	defer u.Close()
 	u.Open(os.Args[1:]...)
 	u.ShowAndRun()

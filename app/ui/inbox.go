@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net/url"
-	"regexp"
 	"sync"
 
 	"fyne.io/fyne/v2"
@@ -16,7 +13,6 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/epicshare/epicshare/internal/human"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
 )
@@ -53,25 +49,26 @@ type inboxView struct {
 }
 
 func newInboxView(u *UI) *inboxView {
+	w := u.w
 	v := &inboxView{u: u, rows: map[string]*senderRow{}}
 	v.qr = canvas.NewImageFromImage(nil)
 	v.qr.FillMode = canvas.ImageFillContain
 	v.qr.ScaleMode = canvas.ImageScalePixels
 	v.qr.SetMinSize(fyne.NewSize(180, 180))
-	v.link = widget.NewLabel("Starting…")
+	v.link = widget.NewLabel(w.T("common.starting"))
 	v.link.Wrapping = fyne.TextWrapBreak
 	v.link.Selectable = true
 	v.status = widget.NewLabel("")
 	v.reach = reachLabel()
 	v.status.Wrapping = fyne.TextWrapWord
-	v.copyBtn = widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), func() {
+	v.copyBtn = widget.NewButtonWithIcon(w.T("common.copy-link"), theme.ContentCopyIcon(), func() {
 		u.app.Clipboard().SetContent(v.linkText)
 	})
 	v.copyBtn.Disable()
-	v.newBtn = widget.NewButtonWithIcon("New code", theme.ViewRefreshIcon(), v.newCode)
+	v.newBtn = widget.NewButtonWithIcon(w.T("inbox.new-code"), theme.ViewRefreshIcon(), v.newCode)
 	v.rowsBox = container.NewVBox()
 	v.content = container.NewVBox(
-		widget.NewCard("Send to this computer", "Scan the code with a phone, or open the link on another device, to send files or text here.",
+		widget.NewCard(w.T("inbox.title"), w.T("inbox.text"),
 			container.NewBorder(nil, nil, v.qr, nil, container.NewVBox(v.link, v.reach, container.NewHBox(v.copyBtn, v.newBtn), v.status))),
 		v.rowsBox)
 	return v
@@ -118,14 +115,14 @@ func (v *inboxView) newCode() {
 	do := func() {
 		v.identity(true)
 		v.mu.Lock()
-		v.note = "New code made: the old link and code no longer work."
+		v.note = v.u.w.T("inbox.new-code.done")
 		v.reopen(v.here())
 	}
 	if !v.busy() {
 		do()
 		return
 	}
-	dialog.ShowConfirm("Make a new code?", "Files are arriving through the current code. A new code stops those transfers (what arrived is removed). Go on?",
+	dialog.ShowConfirm(v.u.w.T("inbox.new-code.confirm.title"), v.u.w.T("inbox.new-code.confirm"),
 		func(ok bool) {
 			if ok {
 				do()
@@ -214,7 +211,7 @@ func (v *inboxView) open(gen int, p place) {
 	v.u.do(func() {
 		v.linkText = shown
 		v.link.SetText(shown)
-		showReach(v.reach, in.Link())
+		showReach(v.u.w, v.reach, in.Link())
 		if qerr == nil {
 			v.qr.Image = img
 			v.qr.Refresh()
@@ -226,7 +223,7 @@ func (v *inboxView) open(gen int, p place) {
 
 func (v *inboxView) unavailable(err error) {
 	v.linkText = ""
-	v.link.SetText("No receive link: " + words(err))
+	v.link.SetText(v.u.w.T("inbox.unavailable", M{"Err": words(v.u.w, err)}))
 	v.reach.Hide()
 	v.qr.Image = nil
 	v.qr.Refresh()
@@ -259,9 +256,9 @@ func (v *inboxView) busy() bool {
 func (v *inboxView) serverState(st session.ServerState) {
 	v.u.do(func() {
 		if st.Connected {
-			v.status.SetText("Reconnected to the signaling server: the link works again.")
+			v.status.SetText(v.u.w.T("server.reconnected"))
 		} else {
-			v.status.SetText("Reconnecting to the signaling server… Transfers under way go on; the link works again once it is back.")
+			v.status.SetText(v.u.w.T("server.reconnecting"))
 		}
 	})
 }
@@ -305,11 +302,12 @@ func (v *inboxView) confirm(ctx context.Context, o session.Incoming, dir string)
 		v.row(o.Peer).offered(o, dir, answer)
 		v.u.recv.scroll.ScrollToTop() // the rows sit under the receive code
 	})
-	who := "A device"
+	w := v.u.w
+	offer := w.T("notify.offered.unknown", M{"What": offerSummary(w, o.Manifest)})
 	if o.Device != nil {
-		who = o.Device.Name
+		offer = w.T("notify.offered", M{"Name": o.Device.Name, "What": offerSummary(w, o.Manifest)})
 	}
-	v.u.notify("Files offered", fmt.Sprintf("%s offers %s.", who, offerSummary(o.Manifest)))
+	v.u.notify(w.T("notify.offered.title"), offer)
 	err := waitAnswer(ctx, answer)
 	if ctx.Err() != nil {
 		v.u.do(func() { v.row(o.Peer).decided() }) // withdrawn: no more buttons
@@ -319,16 +317,17 @@ func (v *inboxView) confirm(ctx context.Context, o session.Incoming, dir string)
 
 func (v *inboxView) event(e session.Event) {
 	v.u.do(func() {
+		w := v.u.w
 		if e.State == session.Connecting {
 			return // a row appears with the offer
 		}
 		if _, ok := v.rows[e.Peer]; !ok && e.State == session.Failed {
 			switch {
 			case errors.Is(e.Err, session.ErrWrongSecret):
-				v.status.SetText("Refused a device whose link has the wrong secret.")
+				v.status.SetText(w.T("inbox.refused.secret"))
 			case errors.Is(e.Err, transfer.ErrBadManifest):
 				// A hostile or broken offer, refused before anyone was asked.
-				v.status.SetText("Refused a device's offer: " + words(e.Err))
+				v.status.SetText(w.T("inbox.refused.offer", M{"Err": words(w, e.Err)}))
 			}
 			return // else it left before offering anything
 		}
@@ -337,243 +336,25 @@ func (v *inboxView) event(e session.Event) {
 		switch e.State {
 		case session.Done:
 			if m := e.Result.Manifest; len(m.Entries) == 0 {
-				v.u.notify("Message received", "A device sent a message.")
+				v.u.notify(w.T("notify.message.title"), w.T("notify.message"))
 			} else {
-				v.u.notify("Files received", offerSummary(m)+", every file verified.")
+				v.u.notify(w.T("notify.received.title"), w.T("notify.received", M{"What": offerSummary(w, m)}))
 			}
 		case session.Failed:
 			if !errors.Is(e.Err, transfer.ErrDeclined) {
-				v.u.notify("Receiving failed", words(e.Err))
+				v.u.notify(w.T("notify.receive-failed.title"), words(w, e.Err))
 			}
 		}
 	})
 }
 
 // offerSummary says what a manifest holds: "3 files, 12 MB", "a message".
-func offerSummary(m transfer.Manifest) string {
-	if len(m.Entries) == 0 {
-		return "a message"
+func offerSummary(w *Words, m transfer.Manifest) string {
+	switch {
+	case len(m.Entries) == 0:
+		return w.T("offer.message")
+	case m.Text != "":
+		return w.N("offer.files-message", m.Files(), M{"Size": w.Bytes(m.Total())})
 	}
-	s := fmt.Sprintf("%d file%s, %s", m.Files(), plural(m.Files()), human.Bytes(m.Total()))
-	if m.Text != "" {
-		s += " and a message"
-	}
-	return s
-}
-
-// senderRow is one sending device's offer and transfer.
-type senderRow struct {
-	u       *UI
-	n       int
-	state   session.State
-	asking  bool
-	head    string // "Sender 1 · code 123 456 · direct"
-	title   *widget.Label
-	list    *widget.Label
-	text    *fyne.Container
-	accept  *widget.Button
-	decline *widget.Button
-	always  *widget.Check // "Always accept from this device", for a proven device
-	device  *session.RemoteDevice
-	answer  chan bool
-	bar     *widget.ProgressBar
-	detail  *widget.Label
-	stop    *widget.Button
-	open    *widget.Button
-	dir     string
-	box     *fyne.Container
-}
-
-func newSenderRow(u *UI, n int, stop func()) *senderRow {
-	r := &senderRow{u: u, n: n, title: widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		list: widget.NewLabel(""), text: container.NewVBox(), bar: widget.NewProgressBar(), detail: widget.NewLabel("")}
-	r.list.Wrapping = fyne.TextWrapWord
-	r.detail.Wrapping = fyne.TextWrapWord
-	r.accept = widget.NewButtonWithIcon("Accept", theme.ConfirmIcon(), func() { r.decide(true) })
-	r.accept.Importance = widget.HighImportance
-	r.decline = widget.NewButtonWithIcon("Decline", theme.CancelIcon(), func() { r.decide(false) })
-	r.stop = widget.NewButtonWithIcon("Stop", theme.MediaStopIcon(), stop)
-	r.open = widget.NewButtonWithIcon("Open folder", theme.FolderOpenIcon(), func() {
-		if err := u.app.OpenURL(&url.URL{Scheme: "file", Path: r.dir}); err != nil {
-			u.showError(err)
-		}
-	})
-	r.always = widget.NewCheck("Always accept from this device", nil)
-	r.bar.Hide()
-	r.stop.Hide()
-	r.open.Hide()
-	r.accept.Hide()
-	r.decline.Hide()
-	r.always.Hide()
-	r.box = container.NewVBox(r.title, r.list, r.text, container.NewHBox(r.accept, r.decline, r.always, r.stop, r.open), r.bar, r.detail, widget.NewSeparator())
-	return r
-}
-
-func (r *senderRow) name(code string) string {
-	s := fmt.Sprintf("Sender %d", r.n)
-	if code != "" {
-		s += " · code " + code
-	}
-	return s
-}
-
-// show fills the row with o's offer into dir.
-func (r *senderRow) show(o session.Incoming, dir string) {
-	r.dir, r.device = dir, o.Device
-	r.head = r.name(o.Code) + " · " + pathWords(o.Path)
-	r.title.SetText(r.head + " · offers " + offerSummary(o.Manifest))
-	if o.Device != nil {
-		r.head = fmt.Sprintf("%s · code %s · %s", o.Device.Name, o.Code, pathWords(o.Path))
-		r.title.SetText(fmt.Sprintf("%s wants to send you %s · code %s · %s", o.Device.Name, offerSummary(o.Manifest), o.Code, pathWords(o.Path)))
-	}
-	if len(o.Manifest.Entries) > 0 {
-		r.list.SetText(offerText(o.Manifest))
-		r.list.Show()
-	} else {
-		r.list.Hide()
-	}
-	r.text.Objects = nil
-	if o.Manifest.Text != "" {
-		r.text.Objects = []fyne.CanvasObject{textBox(r.u, o.Manifest.Text)}
-	}
-	r.text.Refresh()
-	r.box.Refresh()
-}
-
-func (r *senderRow) offered(o session.Incoming, dir string, answer chan bool) {
-	r.show(o, dir)
-	r.asking, r.answer = true, answer
-	r.detail.SetText("Compare the code with the one the sending device shows. Nothing is saved before you accept; it goes to " + dir + ".")
-	r.accept.Show()
-	r.decline.Show()
-	if o.Device != nil {
-		r.always.SetChecked(false)
-		r.always.Show()
-	}
-}
-
-// autoAccepted shows an offer from a device marked "always accept".
-func (r *senderRow) autoAccepted(o session.Incoming, dir string) {
-	r.show(o, dir)
-	r.detail.SetText(fmt.Sprintf("Accepted without asking: %s is always accepted (Settings, Nearby devices). Saving into %s.", o.Device.Name, dir))
-	r.stop.Show()
-}
-
-func (r *senderRow) decide(ok bool) {
-	if ok && r.device != nil && r.always.Checked {
-		r.u.setTrusted(r.device.ID, r.device.Name, true)
-	}
-	if r.answer != nil {
-		r.answer <- ok
-	}
-	r.decided()
-	if ok {
-		r.detail.SetText("Starting…")
-		r.stop.Show()
-	}
-}
-
-func (r *senderRow) decided() {
-	r.asking, r.answer = false, nil
-	r.accept.Hide()
-	r.decline.Hide()
-	r.always.Hide()
-}
-
-func (r *senderRow) update(e session.Event) {
-	r.state = e.State
-	p := e.Progress
-	switch e.State {
-	case session.Receiving:
-		r.title.SetText(r.head + " · receiving")
-		r.bar.Show()
-		if p.Total > 0 {
-			r.bar.SetValue(float64(p.Done) / float64(p.Total))
-		}
-		if e.Stalled != nil {
-			r.detail.SetText(stallWords(*e.Stalled))
-			return
-		}
-		r.detail.SetText(fmt.Sprintf("Receiving: %s of %s · %s · %s", human.Bytes(p.Done), human.Bytes(p.Total), speed(p), p.File))
-	case session.Done:
-		r.decided()
-		r.stop.Hide()
-		r.title.SetText(r.head + " · done")
-		res := e.Result
-		if len(res.Manifest.Entries) == 0 {
-			r.detail.SetText("Message received.")
-			return
-		}
-		r.bar.Show()
-		r.bar.SetValue(1)
-		msg := fmt.Sprintf("Received %s, every file verified, in %s", offerSummary(res.Manifest), r.dir)
-		if p.Elapsed > 0 {
-			msg += fmt.Sprintf(" (%s in %s, %s/s)", human.Bytes(p.Total-p.Resumed), human.Duration(p.Elapsed), human.Bytes(int64(p.Rate)))
-		}
-		if res.Resumed > 0 {
-			msg += fmt.Sprintf(". Resumed: %s had arrived before", human.Bytes(res.Resumed))
-		}
-		r.detail.SetText(msg + ".")
-		r.open.Show()
-	case session.Failed:
-		r.decided()
-		r.stop.Hide()
-		r.title.SetText(r.head + " · not received")
-		if errors.Is(e.Err, transfer.ErrDeclined) {
-			r.detail.SetText("Declined. Nothing was saved.")
-			return
-		}
-		msg := "Not received: " + words(e.Err)
-		var partial *transfer.PartialError
-		if errors.As(e.Err, &partial) {
-			msg += fmt.Sprintf(" The %s that arrived are kept: sending the same files again resumes.", human.Bytes(partial.Kept))
-		}
-		r.detail.SetText(msg)
-	}
-}
-
-var linkRE = regexp.MustCompile(`https?://[^\s<>"']+`)
-
-// textBox shows a received text as text (never markup), with a Copy
-// button and a button to open each web link in it.
-func textBox(u *UI, text string) fyne.CanvasObject {
-	shown := text
-	if r := []rune(shown); len(r) > 4000 {
-		shown = string(r[:4000]) + "…" // the whole text is what Copy copies
-	}
-	l := widget.NewLabel(shown)
-	l.Wrapping = fyne.TextWrapWord
-	l.Selectable = true
-	buttons := container.NewHBox(widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
-		u.app.Clipboard().SetContent(text)
-	}))
-	for _, m := range linkRE.FindAllString(text, 3) {
-		link, err := url.Parse(trimLink(m))
-		if err != nil || link.Host == "" {
-			continue
-		}
-		// The button names the site, so nobody opens a link blind.
-		buttons.Add(widget.NewButtonWithIcon("Open "+link.Host, theme.ComputerIcon(), func() {
-			if err := u.app.OpenURL(link); err != nil {
-				u.showError(err)
-			}
-		}))
-	}
-	return widget.NewCard("", "Message", container.NewVBox(l, buttons))
-}
-
-// trimLink drops the punctuation a sentence puts after a link.
-func trimLink(s string) string {
-	for len(s) > 0 && isTrailing(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-func isTrailing(c byte) bool {
-	switch c {
-	case '.', ',', ';', ':', '!', '?', ')', ']':
-		return true
-	}
-	return false
+	return w.N("offer.files", m.Files(), M{"Size": w.Bytes(m.Total())})
 }

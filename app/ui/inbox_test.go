@@ -11,6 +11,7 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
+	"github.com/epicshare/epicshare/internal/history"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/testutil"
 	"github.com/epicshare/epicshare/internal/transfer"
@@ -87,11 +88,12 @@ func TestIncomingOfferRowAcceptVerifies(t *testing.T) {
 		if !strings.Contains(r.title.Text, "code ") || !strings.Contains(r.title.Text, "4 files") || !strings.Contains(r.list.Text, "trip/video.bin") {
 			t.Errorf("the row shows %q / %q", r.title.Text, r.list.Text)
 		}
-		if len(r.text.Objects) != 1 {
+		if len(r.text.Objects) != 1 || r.message == nil || r.text.Objects[0] != r.message.card {
 			t.Fatalf("the row does not show the message")
 		}
-		findButton(t, r.text, "Copy")
-		findButton(t, r.text, "Open example.org")
+		if !r.message.copy.Visible() || len(r.message.links) != 1 || r.message.links[0].String() != "https://example.org/cafe" {
+			t.Errorf("the message's buttons: copy shown %v, links %v", r.message.copy.Visible(), r.message.links)
+		}
 	})
 	// Nothing is written before Accept.
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
@@ -106,6 +108,11 @@ func TestIncomingOfferRowAcceptVerifies(t *testing.T) {
 	onUI(func() {
 		if !strings.Contains(r.detail.Text, "every file verified") {
 			t.Errorf("the row says %q", r.detail.Text)
+		}
+		// The History tab keeps it: from a sender that proved no device.
+		if recs := u.history.records; len(recs) != 1 || recs[0].Direction != history.Received || recs[0].Via != history.ViaBrowser ||
+			recs[0].Folder != out || recs[0].Result != history.ResultVerified || recs[0].Text == "" {
+			t.Errorf("history: %+v", recs)
 		}
 	})
 }
@@ -134,11 +141,12 @@ func TestReceiveLinkKeptAcrossRestartsAndRevokedByNewCode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	app := test.NewTempApp(t)
+	cfg := configFor(t)
 	var u *UI
-	onUI(func() { u = New(app, testConfig) })
+	onUI(func() { u = New(app, cfg) })
 	first := inboxLink(t, u)
 	u.Close()
-	onUI(func() { u = New(app, testConfig) })
+	onUI(func() { u = New(app, cfg) })
 	t.Cleanup(u.Close)
 	again := inboxLink(t, u)
 	if again.ID != first.ID || again.Secret != first.Secret {

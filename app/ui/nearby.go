@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -16,7 +15,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/epicshare/epicshare/internal/human"
+	"github.com/epicshare/epicshare/internal/history"
 	"github.com/epicshare/epicshare/internal/nearby"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
@@ -111,7 +110,7 @@ func newNearbyView(u *UI) *nearbyView {
 	v.note.Importance = widget.LowImportance
 	v.note.Truncation = fyne.TextTruncateEllipsis
 	v.sendsCtx, v.cancel = context.WithCancel(context.Background())
-	title := widget.NewLabelWithStyle("Nearby devices:", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title := widget.NewLabelWithStyle(u.w.T("nearby.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	// One line: the devices, each a button (a click sends what is
 	// picked), or a word on why there are none; a row per send below.
 	v.content = container.NewVBox(
@@ -124,7 +123,7 @@ func newNearbyView(u *UI) *nearbyView {
 // (Config.Nearby).
 func (v *nearbyView) start() {
 	if v.u.cfg.Nearby == nil {
-		v.note.SetText("off")
+		v.note.SetText(v.u.w.T("nearby.off"))
 		return
 	}
 	node, err := v.u.cfg.Nearby(nearby.Config{
@@ -132,7 +131,7 @@ func (v *nearbyView) start() {
 		OnChange: func() { v.u.do(v.refresh) },
 	}, v.u.device().ID())
 	if err != nil {
-		v.note.SetText("not looking: " + words(err))
+		v.note.SetText(v.u.w.T("nearby.not-looking", M{"Err": words(v.u.w, err)}))
 		return
 	}
 	v.mu.Lock()
@@ -213,7 +212,7 @@ func (v *nearbyView) refresh() {
 	}
 	v.buttons.Refresh()
 	if len(devices) == 0 {
-		v.note.SetText("none yet: computers running EpicShare on this network appear here")
+		v.note.SetText(v.u.w.T("nearby.none"))
 	} else {
 		v.note.SetText("")
 	}
@@ -227,9 +226,10 @@ func (v *nearbyView) sendTo(d nearby.Device) {
 		return
 	}
 	if offer == nil {
-		dialog.ShowInformation("Nothing to send", "Add files or folders, or write a message, then pick the device.", v.u.win)
+		dialog.ShowInformation(v.u.w.T("nearby.nothing.title"), v.u.w.T("nearby.nothing"), v.u.win)
 		return
 	}
+	sources := v.u.send.paths()
 	r := newToRow(v.u, d)
 	v.mu.Lock()
 	v.sends = append(v.sends, r)
@@ -251,7 +251,12 @@ func (v *nearbyView) sendTo(d nearby.Device) {
 			},
 			Progress: func(p transfer.Progress) { v.u.do(func() { r.progress(p) }) },
 		})
-		v.u.do(func() { r.end(offer.Manifest, err) })
+		v.u.do(func() {
+			r.end(offer.Manifest, err)
+			rec := transferRecord(history.Sent, history.ViaNearby, offer.Manifest, r.code, d.Name, err)
+			rec.Sources = sources
+			v.u.history.add(rec)
+		})
 	}()
 }
 
@@ -282,7 +287,9 @@ func (v *nearbyView) stop() {
 
 // toRow is one send to a nearby device.
 type toRow struct {
+	w      *Words
 	name   string
+	code   string // the connection's verification code, once connected
 	active bool
 	title  *widget.Label
 	bar    *widget.ProgressBar
@@ -292,18 +299,21 @@ type toRow struct {
 }
 
 func newToRow(u *UI, d nearby.Device) *toRow {
-	r := &toRow{name: d.Name, active: true, title: widget.NewLabelWithStyle("To "+d.Name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		bar: widget.NewProgressBar(), detail: widget.NewLabel("Connecting…")}
+	w := u.w
+	r := &toRow{w: w, name: d.Name, active: true, title: widget.NewLabelWithStyle(w.T("nearby.to", M{"Name": d.Name}), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		bar: widget.NewProgressBar(), detail: widget.NewLabel(w.T("nearby.connecting"))}
 	r.detail.Wrapping = fyne.TextWrapWord
-	r.stop = widget.NewButtonWithIcon("Stop", theme.MediaStopIcon(), nil)
+	r.stop = widget.NewButtonWithIcon(w.T("common.stop"), theme.MediaStopIcon(), nil)
 	r.bar.Hide()
 	r.box = container.NewVBox(container.NewBorder(nil, nil, nil, r.stop, r.title), r.bar, r.detail)
 	return r
 }
 
 func (r *toRow) connected(code string, path peer.Path) {
-	r.title.SetText(fmt.Sprintf("To %s · code %s · %s", r.name, code, pathWords(path)))
-	r.detail.SetText(fmt.Sprintf("Waiting for %s to accept… Its screen shows the same code.", r.name))
+	w := r.w
+	r.code = code
+	r.title.SetText(rowTitle(w.T("nearby.to", M{"Name": r.name}), w.T("row.code", M{"Code": code}), pathWords(w, path)))
+	r.detail.SetText(w.T("nearby.waiting", M{"Name": r.name}))
 }
 
 func (r *toRow) progress(p transfer.Progress) {
@@ -311,33 +321,35 @@ func (r *toRow) progress(p transfer.Progress) {
 	if p.Total > 0 {
 		r.bar.SetValue(float64(p.Done) / float64(p.Total))
 	}
-	r.detail.SetText(fmt.Sprintf("Accepted. Sending: %s of %s · %s", human.Bytes(p.Done), human.Bytes(p.Total), speed(p)))
+	r.detail.SetText(r.w.T("nearby.sending", M{"Done": r.w.Bytes(p.Done), "Total": r.w.Bytes(p.Total), "Speed": speed(r.w, p)}))
 }
 
 func (r *toRow) end(m transfer.Manifest, err error) {
+	w := r.w
 	r.active = false
 	r.stop.Hide()
 	switch {
 	case err == nil:
 		r.bar.SetValue(1)
-		r.detail.SetText(fmt.Sprintf("Sent %s; %s verified every file.", offerSummary(m), r.name))
+		r.detail.SetText(w.T("nearby.sent", M{"What": offerSummary(w, m), "Name": r.name}))
 	case transfer.Declined(err):
 		r.bar.Hide()
-		r.detail.SetText(r.name + " declined. Nothing was sent.")
+		r.detail.SetText(w.T("nearby.declined", M{"Name": r.name}))
 	case errors.Is(err, context.Canceled):
-		r.detail.SetText("Stopped.")
+		r.detail.SetText(w.T("error.stopped"))
 	case errors.Is(err, session.ErrWrongDevice):
 		r.bar.Hide()
-		r.detail.SetText("Not sent: the device that answered is not " + r.name + " (another device may have copied its announcement).")
+		r.detail.SetText(w.T("nearby.wrong-device", M{"Name": r.name}))
 	default:
-		r.detail.SetText("Not sent: " + words(err))
+		r.detail.SetText(w.T("nearby.failed", M{"Err": words(w, err)}))
 	}
 }
 
 // nearbySettings is the Settings card of nearby devices: whether this
 // one is visible, its name, and the devices always accepted.
 func (v *settingsView) nearbySettings() fyne.CanvasObject {
-	visible := widget.NewCheck("Visible to nearby devices", func(on bool) {
+	w := v.u.w
+	visible := widget.NewCheck(w.T("settings.nearby.visible"), func(on bool) {
 		v.prefs.SetBool(prefVisible, on)
 		if v.u.nearby != nil {
 			v.u.nearby.announce()
@@ -349,7 +361,7 @@ func (v *settingsView) nearbySettings() fyne.CanvasObject {
 	name.SetText(v.prefs.String(prefDeviceName))
 	name.Validator = func(s string) error {
 		if strings.TrimSpace(s) != "" && nearby.CleanName(s) == "" {
-			return errors.New("a name needs a letter or a digit")
+			return errors.New(w.T("settings.nearby.name.invalid"))
 		}
 		return nil
 	}
@@ -361,13 +373,14 @@ func (v *settingsView) nearbySettings() fyne.CanvasObject {
 	}
 	v.trustedBox = container.NewVBox()
 	v.showTrusted()
-	return widget.NewCard("Nearby devices", "On this network, other EpicShare apps list this computer while it is visible; it still asks before saving anything.",
-		container.NewVBox(visible, widget.NewForm(widget.NewFormItem("This device's name", name)),
-			widget.NewLabelWithStyle("Always accepted from", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), v.trustedBox))
+	return widget.NewCard(w.T("settings.nearby.title"), w.T("settings.nearby.text"),
+		container.NewVBox(visible, widget.NewForm(widget.NewFormItem(w.T("settings.nearby.name"), name)),
+			widget.NewLabelWithStyle(w.T("settings.nearby.trusted"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), v.trustedBox))
 }
 
 // showTrusted lists the devices always accepted, each with Remove.
 func (v *settingsView) showTrusted() {
+	w := v.u.w
 	m := v.u.trustedDevices()
 	ids := make([]string, 0, len(m))
 	for id := range m {
@@ -376,12 +389,12 @@ func (v *settingsView) showTrusted() {
 	slices.SortFunc(ids, func(a, b string) int { return strings.Compare(strings.ToLower(m[a]), strings.ToLower(m[b])) })
 	v.trustedBox.Objects = nil
 	if len(ids) == 0 {
-		v.trustedBox.Add(widget.NewLabel("No device yet: tick \"Always accept from this device\" on an offer."))
+		v.trustedBox.Add(widget.NewLabel(w.T("settings.nearby.trusted.none", M{"Always": w.T("inbox.always")})))
 	}
 	for _, id := range ids {
 		v.trustedBox.Add(container.NewBorder(nil, nil, nil,
-			widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { v.u.setTrusted(id, "", false) }),
-			widget.NewLabel(fmt.Sprintf("%s (device %s)", m[id], id[:6]))))
+			widget.NewButtonWithIcon(w.T("settings.nearby.remove"), theme.DeleteIcon(), func() { v.u.setTrusted(id, "", false) }),
+			widget.NewLabel(w.T("settings.nearby.device", M{"Name": m[id], "ID": id[:6]}))))
 	}
 	v.trustedBox.Refresh()
 }

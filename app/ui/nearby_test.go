@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/epicshare/epicshare/internal/history"
 	"github.com/epicshare/epicshare/internal/nearby"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
@@ -92,7 +93,7 @@ func TestNearbyWindowInLAN(t *testing.T) {
 	a.Preferences().SetString(prefDownloads, downloads)
 	var u *UI
 	onUI(func() {
-		u = New(a, Config{Peer: peer.Config{Interfaces: []string{"eth0"}}, Listen: ":0", Do: onUI, Nearby: nearby.Start})
+		u = New(a, Config{Peer: peer.Config{Interfaces: []string{"eth0"}}, Listen: ":0", Do: onUI, Nearby: nearby.Start, Language: "en", HistoryDir: t.TempDir()})
 	})
 	t.Cleanup(u.Close)
 	src := t.TempDir()
@@ -116,6 +117,11 @@ func TestNearbyWindowInLAN(t *testing.T) {
 	onUI(func() {
 		if !strings.Contains(row.detail.Text, "Desk verified every file") || !strings.Contains(row.title.Text, "code ") {
 			t.Errorf("the row says %q / %q\n%s", row.title.Text, row.detail.Text, deskOut)
+		}
+		// The History tab keeps it, as a send to Desk.
+		if recs := u.history.records; len(recs) != 1 || recs[0].Via != history.ViaNearby || recs[0].Peer.Device != "Desk" ||
+			recs[0].Result != history.ResultVerified || recs[0].Peer.Code == "" || len(recs[0].Sources) != 1 {
+			t.Errorf("history: %+v", recs)
 		}
 	})
 	if code := exitOf(t, desk, deskOut); code != 0 {

@@ -3,8 +3,8 @@ package ui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,7 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/epicshare/epicshare/internal/human"
+	"github.com/epicshare/epicshare/internal/history"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
@@ -34,6 +34,7 @@ type recvView struct {
 
 	offer     *widget.Label // manifest summary
 	text      *fyne.Container
+	message   *messageBox // the offer's text, if any
 	code      *widget.Label
 	acceptBtn *widget.Button
 	declineB  *widget.Button
@@ -51,38 +52,43 @@ type recvView struct {
 	answer  chan bool
 	dir     string
 	saved   string // folder of the last completed receive
+	// offered and peerCode are the running receive's offer, once it
+	// came, and its verification code, for the history; UI thread only.
+	offered  *transfer.Manifest
+	peerCode string
 }
 
 func newRecvView(u *UI) *recvView {
+	w := u.w
 	v := &recvView{u: u, inbox: newInboxView(u), text: container.NewVBox()}
 	v.entry = widget.NewEntry()
-	v.entry.SetPlaceHolder("Paste a link here (Ctrl+V), then press Enter")
+	v.entry.SetPlaceHolder(w.T("receive.paste"))
 	v.entry.OnSubmitted = func(string) { v.connect() }
-	v.connectBtn = widget.NewButtonWithIcon("Connect", theme.LoginIcon(), v.connect)
+	v.connectBtn = widget.NewButtonWithIcon(w.T("receive.connect"), theme.LoginIcon(), v.connect)
 	v.connectBtn.Importance = widget.HighImportance
 	v.status = widget.NewLabel("")
 	v.status.Wrapping = fyne.TextWrapWord
-	v.folder = widget.NewLabel("Saving to " + u.settings.downloads())
-	change := widget.NewButton("Change…", func() { u.tabs.SelectIndex(2) })
+	v.folder = widget.NewLabel(w.T("receive.saving-to", M{"Dir": u.settings.downloads()}))
+	change := widget.NewButton(w.T("common.change"), func() { u.tabs.Select(u.settingsTab) })
 
 	v.offer = widget.NewLabel("")
 	v.offer.Wrapping = fyne.TextWrapWord
 	v.code = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.acceptBtn = widget.NewButtonWithIcon("Accept", theme.ConfirmIcon(), func() { v.decide(true) })
+	v.acceptBtn = widget.NewButtonWithIcon(w.T("common.accept"), theme.ConfirmIcon(), func() { v.decide(true) })
 	v.acceptBtn.Importance = widget.HighImportance
-	v.declineB = widget.NewButtonWithIcon("Decline", theme.CancelIcon(), func() { v.decide(false) })
+	v.declineB = widget.NewButtonWithIcon(w.T("common.decline"), theme.CancelIcon(), func() { v.decide(false) })
 	v.decision = container.NewHBox(v.acceptBtn, v.declineB)
 	v.decision.Hide()
 
 	v.bar = widget.NewProgressBar()
 	v.bar.Hide()
 	v.fileLabel = widget.NewLabel("")
-	v.openBtn = widget.NewButtonWithIcon("Open folder", theme.FolderOpenIcon(), v.openFolder)
+	v.openBtn = widget.NewButtonWithIcon(w.T("common.open-folder"), theme.FolderOpenIcon(), v.openFolder)
 	v.openBtn.Hide()
 
 	v.scroll = container.NewVScroll(container.NewVBox(
 		v.inbox.content,
-		widget.NewCard("Receive from a link", "Paste a share link another device shows.", container.NewVBox(
+		widget.NewCard(w.T("receive.card.title"), w.T("receive.card.text"), container.NewVBox(
 			container.NewBorder(nil, nil, nil, v.connectBtn, v.entry),
 			container.NewBorder(nil, nil, nil, change, v.folder),
 			v.status, v.code, v.decision, v.bar, v.fileLabel, container.NewHBox(v.openBtn), v.text, v.offer)),
@@ -92,7 +98,7 @@ func newRecvView(u *UI) *recvView {
 }
 
 func (v *recvView) folderChanged(dir string) {
-	v.folder.SetText("Saving to " + dir)
+	v.folder.SetText(v.u.w.T("receive.saving-to", M{"Dir": dir}))
 	v.inbox.start() // the receive link saves there from now on
 }
 
@@ -117,9 +123,14 @@ func (v *recvView) connect() {
 	if v.busy() {
 		return
 	}
+	w := v.u.w
 	link, err := wire.ParseLink(v.entry.Text)
 	if err != nil {
 		v.u.showError(err)
+		return
+	}
+	if link.Kind == wire.ReceiveLink {
+		v.u.showProblem(w.T("receive.wrong-kind"))
 		return
 	}
 	dir := v.u.settings.downloads()
@@ -132,37 +143,53 @@ func (v *recvView) connect() {
 	v.entry.Disable()
 	v.openBtn.Hide()
 	v.offer.SetText("")
-	v.text.Objects = nil
+	v.offered, v.peerCode = nil, ""
+	v.text.Objects, v.message = nil, nil
 	v.text.Refresh()
 	v.code.SetText("")
 	v.bar.SetValue(0)
 	v.bar.Hide()
 	v.fileLabel.SetText("")
-	v.status.SetText("Connecting to " + link.Server.Host + "…")
+	v.status.SetText(w.T("receive.connecting", M{"Host": link.Server.Host}))
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		res, err := session.Receive(ctx, v.u.sessionConfig(), link, dir, v.options(dir, answer))
+		cancel()
+		v.u.do(func() { v.finished(res, err) })
+	}()
+}
 
-	opts := session.ReceiveOptions{
+// options follow a receive into dir on the widgets; answer gets the
+// person's Accept or Decline.
+func (v *recvView) options(dir string, answer <-chan bool) session.ReceiveOptions {
+	w := v.u.w
+	return session.ReceiveOptions{
 		OnStall: func(idle time.Duration, cause peer.StallCause) {
 			v.u.do(func() {
-				v.status.SetText(stallWords(session.Stall{Idle: idle, Cause: cause}))
+				v.status.SetText(stallWords(w, session.Stall{Idle: idle, Cause: cause}))
 			})
 		},
 		OnConnected: func(code string, path peer.Path) {
 			v.u.do(func() {
-				v.code.SetText("Verification code: " + code + " (the sender shows the same) · " + pathWords(path))
-				v.status.SetText("Connected, waiting for the list of files…")
+				v.peerCode = code
+				v.code.SetText(w.T("receive.code", M{"Code": code, "Path": pathWords(w, path)}))
+				v.status.SetText(w.T("receive.connected"))
 			})
 		},
 		ReceiveOptions: transfer.ReceiveOptions{
 			Confirm: func(ctx context.Context, m transfer.Manifest) error {
 				v.u.do(func() {
+					v.offered = &m
 					if len(m.Entries) > 0 {
-						v.offer.SetText(offerText(m))
+						v.offer.SetText(offerText(w, m))
 					}
 					if m.Text != "" {
-						v.text.Objects = []fyne.CanvasObject{textBox(v.u, m.Text)}
+						v.message = newMessageBox(v.u, m.Text)
+						v.text.Objects = []fyne.CanvasObject{v.message.card}
 						v.text.Refresh()
 					}
-					v.status.SetText(fmt.Sprintf("Offered: %s. Save to %s?", offerSummary(m), dir))
+					v.status.SetText(w.T("receive.offered", M{"What": offerSummary(w, m), "Dir": dir}))
 					v.decision.Show()
 					// The offer is below the receive code: bring it into view.
 					v.scroll.ScrollToBottom()
@@ -175,19 +202,12 @@ func (v *recvView) connect() {
 					if p.Total > 0 {
 						v.bar.SetValue(float64(p.Done) / float64(p.Total))
 					}
-					v.fileLabel.SetText(fmt.Sprintf("%s · %s of %s · %s", p.File, human.Bytes(p.FileDone), human.Bytes(p.FileSize), speed(p)))
-					v.status.SetText(fmt.Sprintf("Receiving: %s of %s", human.Bytes(p.Done), human.Bytes(p.Total)))
+					v.fileLabel.SetText(w.T("receive.file", M{"File": p.File, "Done": w.Bytes(p.FileDone), "Total": w.Bytes(p.FileSize), "Speed": speed(w, p)}))
+					v.status.SetText(w.T("receive.progress", M{"Done": w.Bytes(p.Done), "Total": w.Bytes(p.Total)}))
 				})
 			},
 		},
 	}
-	v.wg.Add(1)
-	go func() {
-		defer v.wg.Done()
-		res, err := session.Receive(ctx, v.u.sessionConfig(), link, dir, opts)
-		cancel()
-		v.u.do(func() { v.finished(res, err) })
-	}()
 }
 
 func (v *recvView) decide(accept bool) {
@@ -199,7 +219,7 @@ func (v *recvView) decide(accept bool) {
 		answer <- accept
 	}
 	if accept {
-		v.status.SetText("Starting…")
+		v.status.SetText(v.u.w.T("common.starting"))
 	}
 }
 
@@ -211,32 +231,38 @@ func (v *recvView) finished(res *transfer.Result, err error) {
 	v.decision.Hide()
 	v.connectBtn.Enable()
 	v.entry.Enable()
+	if v.offered != nil {
+		rec := transferRecord(history.Received, history.ViaLink, *v.offered, v.peerCode, "", err)
+		rec.Folder = dir
+		v.u.history.add(rec)
+	}
+	w := v.u.w
 	switch {
 	case errors.Is(err, transfer.ErrDeclined):
-		v.status.SetText("Declined. Nothing was saved.")
+		v.status.SetText(w.T("receive.declined"))
 	case err != nil:
-		msg := "Not received: " + words(err)
+		msg := w.T("receive.failed", M{"Err": words(w, err)})
 		var partial *transfer.PartialError
 		if errors.As(err, &partial) {
-			msg += fmt.Sprintf("\nThe %s that arrived are kept: connect with the same link again to resume.", human.Bytes(partial.Kept))
+			msg += "\n" + w.T("receive.failed.kept", M{"Size": w.Bytes(partial.Kept)})
 		}
 		v.status.SetText(msg)
 		v.u.showError(err)
-		v.u.notify("Receiving failed", words(err))
+		v.u.notify(w.T("notify.receive-failed.title"), words(w, err))
 	default:
 		v.bar.SetValue(1)
 		v.fileLabel.SetText("")
-		done := fmt.Sprintf("Received %s, every file verified, in %s.", offerSummary(res.Manifest), dir)
+		done := w.T("receive.done", M{"What": offerSummary(w, res.Manifest), "Dir": dir})
 		if len(res.Manifest.Entries) == 0 {
-			done = "Received the message."
+			done = w.T("receive.done.message")
 		}
 		if res.Resumed > 0 {
-			done += fmt.Sprintf(" Resumed: %s had arrived before.", human.Bytes(res.Resumed))
+			done += " " + w.T("receive.resumed", M{"Size": w.Bytes(res.Resumed)})
 		}
 		v.status.SetText(done)
 		v.saved = dir
 		v.openBtn.Show()
-		v.u.notify("Files received", fmt.Sprintf("%s, every file verified.", human.Bytes(res.Manifest.Total())))
+		v.u.notify(w.T("notify.received.title"), w.T("notify.received.size", M{"Size": w.Bytes(res.Manifest.Total())}))
 	}
 }
 
@@ -264,19 +290,19 @@ func waitAnswer(ctx context.Context, answer <-chan bool) error {
 }
 
 // offerText lists a manifest for people: files with sizes, then the total.
-func offerText(m transfer.Manifest) string {
-	s := ""
+func offerText(w *Words, m transfer.Manifest) string {
+	var b strings.Builder
 	shown := 0
 	for _, e := range m.Entries {
 		if e.Dir {
 			continue
 		}
 		if shown == 200 {
-			s += fmt.Sprintf("… and %d more\n", m.Files()-shown)
+			b.WriteString(w.N("offer.more", m.Files()-shown) + "\n")
 			break
 		}
-		s += fmt.Sprintf("%s — %s\n", e.Path, human.Bytes(e.Size))
+		b.WriteString(w.T("offer.file", M{"Path": e.Path, "Size": w.Bytes(e.Size)}) + "\n")
 		shown++
 	}
-	return s + fmt.Sprintf("\nTotal: %d file%s, %s", m.Files(), plural(m.Files()), human.Bytes(m.Total()))
+	return b.String() + "\n" + w.N("offer.total", m.Files(), M{"Size": w.Bytes(m.Total())})
 }

@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,7 +16,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/epicshare/epicshare/internal/human"
+	"github.com/epicshare/epicshare/internal/history"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
 	"github.com/epicshare/epicshare/internal/transfer"
@@ -42,29 +41,95 @@ type sendView struct {
 	shareBtn *widget.Button
 	picking  fyne.CanvasObject
 
-	link     *widget.Label
-	reach    *widget.Label // says when the link works on this network only
-	qr       *canvas.Image
-	status   *widget.Label
-	offline  *widget.Label // shown while the share is reconnecting to the server
-	rowsBox  *fyne.Container
-	rowsView *container.Scroll
-	rows     map[string]*receiverRow
-	sharing  fyne.CanvasObject
-	content  *fyne.Container
-	linkText string
+	link        *widget.Label
+	reach       *widget.Label // says when the link works on this network only
+	qr          *canvas.Image
+	copyBtn     *widget.Button
+	stopBtn     *widget.Button
+	status      *widget.Label
+	offline     *widget.Label // shown while the share is reconnecting to the server
+	rowsBox     *fyne.Container
+	rowsView    *container.Scroll
+	rows        map[string]*receiverRow
+	shareScreen fyne.CanvasObject // the QR code, the link and the rows
+	content     *fyne.Container
+	linkText    string
 
 	mu    sync.Mutex
 	share *session.Sharing
-	stopF context.CancelFunc
-	wg    sync.WaitGroup // the goroutine that runs a share
+	// offered and sources are what the running share offers, and the
+	// paths picked for it, for the history.
+	offered *transfer.Offer
+	sources []string
+	stopF   context.CancelFunc
+	wg      sync.WaitGroup // the goroutine that runs a share
 }
 
 func newSendView(u *UI) *sendView {
 	v := &sendView{u: u, rows: map[string]*receiverRow{}}
-	v.list = widget.NewList(
+	v.picking = v.newPicking()
+	v.shareScreen = v.newShareScreen()
+	v.content = container.NewStack(v.picking)
+	v.refresh()
+	return v
+}
+
+// newPicking makes the screen where files, folders and a message are
+// picked.
+func (v *sendView) newPicking() fyne.CanvasObject {
+	u, w := v.u, v.u.w
+	v.list = v.newList()
+	v.total = widget.NewLabel("")
+	v.message = widget.NewMultiLineEntry()
+	v.message.SetPlaceHolder(w.T("send.message.placeholder"))
+	v.message.SetMinRowsVisible(2)
+	v.message.Wrapping = fyne.TextWrapWord
+	v.message.OnChanged = func(string) { v.refresh() }
+	v.message.Validator = func(s string) error {
+		if len(s) > transfer.MaxText {
+			return errors.New(w.T("send.message.too-long", M{"Size": w.Bytes(transfer.MaxText)}))
+		}
+		return nil
+	}
+	v.shareBtn = widget.NewButtonWithIcon(w.T("send.share"), theme.MailSendIcon(), v.start)
+	v.shareBtn.Importance = widget.HighImportance
+	addFiles := widget.NewButtonWithIcon(w.T("send.add-files"), theme.FileIcon(), func() {
+		dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
+			if err != nil || r == nil {
+				return
+			}
+			r.Close()
+			v.add([]fyne.URI{r.URI()})
+		}, u.win)
+	})
+	addFolder := widget.NewButtonWithIcon(w.T("send.add-folder"), theme.FolderIcon(), func() {
+		dialog.ShowFolderOpen(func(l fyne.ListableURI, err error) {
+			if err != nil || l == nil {
+				return
+			}
+			v.add([]fyne.URI{l})
+		}, u.win)
+	})
+	dropIcon := widget.NewIcon(theme.UploadIcon())
+	v.empty = container.NewCenter(container.NewVBox(
+		container.NewGridWrap(fyne.NewSize(96, 96), dropIcon),
+		widget.NewLabelWithStyle(w.T("send.drop"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true}),
+		widget.NewLabelWithStyle(w.T("send.drop.text"), fyne.TextAlignCenter, fyne.TextStyle{}),
+	))
+	return container.NewBorder(
+		container.NewCenter(container.NewHBox(addFiles, addFolder)),
+		container.NewVBox(u.nearby.content, v.message, container.NewBorder(nil, nil, v.total, v.shareBtn)),
+		nil, nil, container.NewStack(v.list, v.empty))
+}
+
+// newList makes the list of picked files and folders, each with its
+// size and a button that takes it off.
+func (v *sendView) newList() *widget.List {
+	w := v.u.w
+	return widget.NewList(
 		func() int { return len(v.items) },
 		func() fyne.CanvasObject {
+			// The labels' texts only size the template; each row sets its own.
 			return container.NewBorder(nil, nil, widget.NewIcon(theme.FileIcon()),
 				container.NewHBox(widget.NewLabel("000.0 MB"), widget.NewButtonWithIcon("", theme.DeleteIcon(), nil)),
 				widget.NewLabel("name"))
@@ -81,53 +146,16 @@ func newSendView(u *UI) *sendView {
 			} else {
 				icon.SetResource(theme.FileIcon())
 			}
-			right.Objects[0].(*widget.Label).SetText(human.Bytes(it.size))
+			right.Objects[0].(*widget.Label).SetText(w.Bytes(it.size))
 			right.Objects[1].(*widget.Button).OnTapped = func() { v.remove(i) }
 		},
 	)
-	v.total = widget.NewLabel("")
-	v.message = widget.NewMultiLineEntry()
-	v.message.SetPlaceHolder("Send text (optional): a note, an address, a link…")
-	v.message.SetMinRowsVisible(2)
-	v.message.Wrapping = fyne.TextWrapWord
-	v.message.OnChanged = func(string) { v.refresh() }
-	v.message.Validator = func(s string) error {
-		if len(s) > transfer.MaxText {
-			return fmt.Errorf("at most %s of text", human.Bytes(transfer.MaxText))
-		}
-		return nil
-	}
-	v.shareBtn = widget.NewButtonWithIcon("Share", theme.MailSendIcon(), v.start)
-	v.shareBtn.Importance = widget.HighImportance
-	addFiles := widget.NewButtonWithIcon("Add files…", theme.FileIcon(), func() {
-		dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
-			if err != nil || r == nil {
-				return
-			}
-			r.Close()
-			v.add([]fyne.URI{r.URI()})
-		}, u.win)
-	})
-	addFolder := widget.NewButtonWithIcon("Add folder…", theme.FolderIcon(), func() {
-		dialog.ShowFolderOpen(func(l fyne.ListableURI, err error) {
-			if err != nil || l == nil {
-				return
-			}
-			v.add([]fyne.URI{l})
-		}, u.win)
-	})
-	dropIcon := widget.NewIcon(theme.UploadIcon())
-	v.empty = container.NewCenter(container.NewVBox(
-		container.NewGridWrap(fyne.NewSize(96, 96), dropIcon),
-		widget.NewLabelWithStyle("Drop files or folders here", fyne.TextAlignCenter, fyne.TextStyle{Bold: true}),
-		widget.NewLabelWithStyle("They go straight to the other device: no upload, no account, no size limit.", fyne.TextAlignCenter, fyne.TextStyle{}),
-	))
-	v.picking = container.NewBorder(
-		container.NewCenter(container.NewHBox(addFiles, addFolder)),
-		container.NewVBox(u.nearby.content, v.message, container.NewBorder(nil, nil, v.total, v.shareBtn)),
-		nil, nil, container.NewStack(v.list, v.empty))
+}
 
-	// The sharing screen.
+// newShareScreen makes the screen of a share: its QR code and link, and
+// a row per receiver.
+func (v *sendView) newShareScreen() fyne.CanvasObject {
+	u, w := v.u, v.u.w
 	v.link = widget.NewLabel("")
 	v.link.Wrapping = fyne.TextWrapBreak
 	v.link.Selectable = true
@@ -136,33 +164,29 @@ func newSendView(u *UI) *sendView {
 	v.qr.FillMode = canvas.ImageFillContain
 	v.qr.ScaleMode = canvas.ImageScalePixels
 	v.qr.SetMinSize(fyne.NewSize(300, 300))
-	copyBtn := widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), func() {
+	v.copyBtn = widget.NewButtonWithIcon(w.T("common.copy-link"), theme.ContentCopyIcon(), func() {
 		u.app.Clipboard().SetContent(v.linkText)
 	})
-	stopBtn := widget.NewButtonWithIcon("Stop sharing", theme.MediaStopIcon(), v.stop)
-	v.status = widget.NewLabel("Waiting for someone to open the link…")
+	v.stopBtn = widget.NewButtonWithIcon(w.T("send.stop"), theme.MediaStopIcon(), v.stop)
+	v.status = widget.NewLabel(w.T("send.waiting"))
 	v.offline = widget.NewLabel("")
 	v.offline.Importance = widget.WarningImportance
 	v.offline.Wrapping = fyne.TextWrapWord
 	v.offline.Hide()
 	v.rowsBox = container.NewVBox()
 	v.rowsView = container.NewVScroll(v.rowsBox)
-	v.sharing = container.NewBorder(
+	return container.NewBorder(
 		container.NewHBox(v.qr, container.NewVBox(
-			widget.NewLabelWithStyle("Scan the code or open the link on the other device:", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-			v.link, v.reach, container.NewHBox(copyBtn, stopBtn), v.status, v.offline)),
+			widget.NewLabelWithStyle(w.T("send.scan"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+			v.link, v.reach, container.NewHBox(v.copyBtn, v.stopBtn), v.status, v.offline)),
 		nil, nil, nil,
 		v.rowsView)
-
-	v.content = container.NewStack(v.picking)
-	v.refresh()
-	return v
 }
 
 // add puts dropped or picked items on the list, refusing unreadable ones.
 func (v *sendView) add(uris []fyne.URI) {
 	if v.active() {
-		dialog.ShowInformation("Sharing", "Stop sharing to change the files.", v.u.win)
+		dialog.ShowInformation(v.u.w.T("send.busy.title"), v.u.w.T("send.busy"), v.u.win)
 		return
 	}
 	for _, uri := range uris {
@@ -174,7 +198,7 @@ func (v *sendView) add(uris []fyne.URI) {
 		// anything unreadable is caught now, not halfway through a transfer.
 		o, err := transfer.NewOffer(p)
 		if err != nil {
-			v.u.showError(fmt.Errorf("%s can't be shared: %w", filepath.Base(p), err))
+			v.u.showProblem(v.u.w.T("send.cannot-share", M{"Name": filepath.Base(p), "Err": words(v.u.w, err)}))
 			continue
 		}
 		fi, _ := os.Stat(p)
@@ -196,20 +220,19 @@ func (v *sendView) refresh() {
 	for _, it := range v.items {
 		total += it.size
 	}
-	text := v.message.Text
+	text, w := v.message.Text, v.u.w
 	switch {
 	case len(v.items) == 0 && text == "":
-		v.total.SetText("Nothing picked yet")
+		v.total.SetText(w.T("send.total.nothing"))
 		v.empty.Show()
 	case len(v.items) == 0:
-		v.total.SetText("A message")
+		v.total.SetText(w.T("send.total.message"))
 		v.empty.Show()
+	case text != "":
+		v.total.SetText(w.N("send.total.items-message", len(v.items), M{"Size": w.Bytes(total)}))
+		v.empty.Hide()
 	default:
-		s := fmt.Sprintf("%d item%s, %s", len(v.items), plural(len(v.items)), human.Bytes(total))
-		if text != "" {
-			s += " and a message"
-		}
-		v.total.SetText(s)
+		v.total.SetText(w.N("send.total.items", len(v.items), M{"Size": w.Bytes(total)}))
 		v.empty.Hide()
 	}
 	if (len(v.items) == 0 && text == "") || len(text) > transfer.MaxText {
@@ -220,39 +243,38 @@ func (v *sendView) refresh() {
 	v.list.Refresh()
 }
 
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
-// start shares the picked items.
 // offer is what is picked: the files and folders, and the message;
 // nil if there is nothing.
 func (v *sendView) offer() (*transfer.Offer, error) {
 	if len(v.items) == 0 && strings.TrimSpace(v.message.Text) == "" {
 		return nil, nil
 	}
+	return transfer.NewTextOffer(v.message.Text, v.paths()...)
+}
+
+// paths are the picked files and folders.
+func (v *sendView) paths() []string {
 	paths := make([]string, len(v.items))
 	for i, it := range v.items {
 		paths[i] = it.path
 	}
-	return transfer.NewTextOffer(v.message.Text, paths...)
+	return paths
 }
 
+// start shares the picked items.
 func (v *sendView) start() {
 	offer, err := v.offer()
 	if err == nil && offer == nil {
-		err = errors.New("nothing to share: add files or folders, or write a message")
+		err = errNothing
 	}
 	if err != nil {
 		v.u.showError(err)
 		return
 	}
+	sources := v.paths()
 	v.shareBtn.Disable()
 	v.message.Disable()
-	v.total.SetText("Starting…")
+	v.total.SetText(v.u.w.T("common.starting"))
 	v.wg.Add(1)
 	go func() {
 		defer v.wg.Done()
@@ -270,19 +292,20 @@ func (v *sendView) start() {
 		}
 		v.mu.Lock()
 		v.share, v.stopF = s, cancel
+		v.offered, v.sources = offer, sources
 		v.mu.Unlock()
 		link := s.Link().String()
 		img, err := qrImage(link)
 		v.u.do(func() {
 			v.linkText = link
 			v.link.SetText(link)
-			showReach(v.reach, s.Link())
+			showReach(v.u.w, v.reach, s.Link())
 			if err == nil {
 				v.qr.Image = img
 				v.qr.Refresh()
 			}
-			v.status.SetText("Waiting for someone to open the link…")
-			v.content.Objects = []fyne.CanvasObject{v.sharing}
+			v.status.SetText(v.u.w.T("send.waiting"))
+			v.content.Objects = []fyne.CanvasObject{v.shareScreen}
 			v.content.Refresh()
 		})
 		<-s.Done()
@@ -339,14 +362,15 @@ func (v *sendView) busy() bool {
 // event shows what happens to one receiver; called from session goroutines.
 func (v *sendView) event(e session.Event) {
 	v.u.do(func() {
+		w := v.u.w
 		r := v.rows[e.Peer]
 		if r == nil {
 			if e.State == session.Failed && e.Progress.Total == 0 && e.Code == "" {
 				// Refused before connecting (a wrong secret): one line.
-				v.status.SetText("Refused a device: " + words(e.Err))
+				v.status.SetText(w.T("send.refused", M{"Err": words(w, e.Err)}))
 				return
 			}
-			r = newReceiverRow(len(v.rows)+1, func() {
+			r = newReceiverRow(w, len(v.rows)+1, func() {
 				v.mu.Lock()
 				s := v.share
 				v.mu.Unlock()
@@ -362,11 +386,26 @@ func (v *sendView) event(e session.Event) {
 		v.status.SetText(v.summary())
 		switch e.State {
 		case session.Done:
-			v.u.notify("Files sent", fmt.Sprintf("Receiver %d got everything, verified.", r.n))
+			v.remember(r, nil)
+			v.u.notify(w.T("notify.sent.title"), w.T("notify.sent", M{"N": w.Number(int64(r.n))}))
 		case session.Failed:
-			v.u.notify("Sending failed", words(e.Err))
+			v.remember(r, e.Err)
+			v.u.notify(w.T("notify.send-failed.title"), words(w, e.Err))
 		}
 	})
+}
+
+// remember keeps in the history how the share to receiver r ended.
+func (v *sendView) remember(r *receiverRow, err error) {
+	v.mu.Lock()
+	o, sources := v.offered, v.sources
+	v.mu.Unlock()
+	if o == nil {
+		return
+	}
+	rec := transferRecord(history.Sent, history.ViaLink, o.Manifest, r.code, r.device, err)
+	rec.Sources = sources
+	v.u.history.add(rec)
 }
 
 // server shows whether the share is connected to the signaling server;
@@ -377,22 +416,22 @@ func (v *sendView) server(st session.ServerState) {
 			v.offline.Hide()
 			return
 		}
-		v.offline.SetText("Reconnecting to the signaling server… Transfers under way go on; the link works again once it is back.")
+		v.offline.SetText(v.u.w.T("server.reconnecting"))
 		v.offline.Show()
 	})
 }
 
 // speed says how fast and how long: "12.5 MB/s · 0:42 left".
-func speed(p transfer.Progress) string {
+func speed(w *Words, p transfer.Progress) string {
 	if p.Rate <= 0 {
-		return "measuring speed…"
+		return w.T("progress.measuring")
 	}
-	return fmt.Sprintf("%s/s · %s left", human.Bytes(int64(p.Rate)), human.Duration(p.ETA()))
+	return w.T("progress.speed", M{"Rate": w.Rate(p.Rate), "Left": w.Duration(p.ETA())})
 }
 
 // summary counts receivers by state for the status line.
 func (v *sendView) summary() string {
-	var active, done, failed int
+	var active, done, failed int64
 	for _, r := range v.rows {
 		switch r.state {
 		case session.Done:
@@ -403,17 +442,20 @@ func (v *sendView) summary() string {
 			active++
 		}
 	}
-	s := fmt.Sprintf("%d receiving, %d done", active, done)
+	w := v.u.w
 	if failed > 0 {
-		s += fmt.Sprintf(", %d failed", failed)
+		return w.T("send.summary.failed", M{"Active": w.Number(active), "Done": w.Number(done), "Failed": w.Number(failed)})
 	}
-	return s + ". The link stays open for more."
+	return w.T("send.summary", M{"Active": w.Number(active), "Done": w.Number(done)})
 }
 
 // receiverRow is one receiver's line on the sharing screen.
 type receiverRow struct {
+	w      *Words
 	n      int
 	state  session.State
+	code   string // the connection's verification code, once known
+	device string // the name of the device it proved it is, if any
 	title  *widget.Label
 	bar    *widget.ProgressBar
 	detail *widget.Label
@@ -421,18 +463,28 @@ type receiverRow struct {
 	box    *fyne.Container
 }
 
-func newReceiverRow(n int, stop func()) *receiverRow {
-	r := &receiverRow{n: n, title: widget.NewLabel(""), bar: widget.NewProgressBar(), detail: widget.NewLabel("")}
-	r.stop = widget.NewButtonWithIcon("Stop", theme.CancelIcon(), stop)
+func newReceiverRow(w *Words, n int, stop func()) *receiverRow {
+	r := &receiverRow{w: w, n: n, title: widget.NewLabel(""), bar: widget.NewProgressBar(), detail: widget.NewLabel("")}
+	r.stop = widget.NewButtonWithIcon(w.T("common.stop"), theme.CancelIcon(), stop)
 	r.box = container.NewVBox(container.NewBorder(nil, nil, nil, r.stop, r.title), r.bar, r.detail, widget.NewSeparator())
 	return r
 }
 
+// rowTitle joins a row's facts: "Receiver 1 · code 123 456 · direct · done".
+func rowTitle(parts ...string) string { return strings.Join(parts, " · ") }
+
 func (r *receiverRow) update(e session.Event) {
+	w := r.w
 	r.state = e.State
-	name := fmt.Sprintf("Receiver %d", r.n)
 	if e.Code != "" {
-		name += " · code " + e.Code
+		r.code = e.Code
+	}
+	if e.Device != nil {
+		r.device = e.Device.Name
+	}
+	head := []string{w.T("send.receiver", M{"N": w.Number(int64(r.n))})}
+	if e.Code != "" {
+		head = append(head, w.T("row.code", M{"Code": e.Code}))
 	}
 	p := e.Progress
 	if p.Total > 0 {
@@ -440,26 +492,26 @@ func (r *receiverRow) update(e session.Event) {
 	}
 	switch e.State {
 	case session.Connecting:
-		r.title.SetText(name + " · connecting")
+		r.title.SetText(rowTitle(append(head, w.T("state.connecting"))...))
 	case session.Sending:
 		if e.Path != peer.PathUnknown {
-			name += " · " + pathWords(e.Path)
+			head = append(head, pathWords(w, e.Path))
 		}
 		if e.Stalled != nil {
-			r.title.SetText(name + " · stalled")
-			r.detail.SetText(stallWords(*e.Stalled))
+			r.title.SetText(rowTitle(append(head, w.T("state.stalled"))...))
+			r.detail.SetText(stallWords(w, *e.Stalled))
 			return
 		}
-		r.title.SetText(name + " · sending")
-		r.detail.SetText(fmt.Sprintf("%s of %s · %s · %s", human.Bytes(p.Done), human.Bytes(p.Total), speed(p), p.File))
+		r.title.SetText(rowTitle(append(head, w.T("state.sending"))...))
+		r.detail.SetText(w.T("send.row.progress", M{"Done": w.Bytes(p.Done), "Total": w.Bytes(p.Total), "Speed": speed(w, p), "File": p.File}))
 	case session.Done:
-		r.title.SetText(name + " · done")
+		r.title.SetText(rowTitle(append(head, w.T("state.done"))...))
 		r.bar.SetValue(1)
-		r.detail.SetText(fmt.Sprintf("%s verified in %s (%s/s)", human.Bytes(p.Total), human.Duration(p.Elapsed), human.Bytes(int64(p.Rate))))
+		r.detail.SetText(w.T("send.row.done", M{"Size": w.Bytes(p.Total), "Elapsed": w.Duration(p.Elapsed), "Rate": w.Rate(p.Rate)}))
 		r.stop.Hide()
 	case session.Failed:
-		r.title.SetText(name + " · failed")
-		r.detail.SetText(words(e.Err))
+		r.title.SetText(rowTitle(append(head, w.T("state.failed"))...))
+		r.detail.SetText(words(w, e.Err))
 		r.stop.Hide()
 	}
 }

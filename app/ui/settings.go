@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,11 +18,12 @@ import (
 
 // Preference keys.
 const (
-	prefServerMode = "server.mode" // "builtin" or "remote"
+	prefServerMode = "server.mode" // modeBuiltin or modeRemote
 	prefServerURL  = "server.url"
 	prefICEServers = "ice.servers" // one server per line (peer.ParseICEServer)
 	prefDownloads  = "downloads.dir"
 	prefPort       = "server.port" // the built-in server's port
+	prefLanguage   = "ui.language" // a tag of languages(), or "" for the system's
 )
 
 // DefaultPort is the built-in signaling server's port unless Settings
@@ -29,9 +31,11 @@ const (
 // the same across restarts.
 const DefaultPort = 47470
 
+// Server modes, as the preferences keep them; the radio buttons show
+// their labels (modeLabel).
 const (
-	modeBuiltin = "Built in: share on this network"
-	modeRemote  = "A signal server on the internet"
+	modeBuiltin = "builtin"
+	modeRemote  = "remote"
 )
 
 // settingsView edits what Fyne preferences keep between runs.
@@ -43,13 +47,36 @@ type settingsView struct {
 	ice     *widget.Entry
 	folder  *widget.Label
 	portE   *widget.Entry
+	lang    *widget.Select
 	content fyne.CanvasObject
 	// trustedBox lists the devices always accepted (nearby.go).
 	trustedBox *fyne.Container
 }
 
+// modeLabel is the radio button's label of a server mode.
+func (v *settingsView) modeLabel(mode string) string {
+	if mode == modeRemote {
+		return v.u.w.T("settings.server.remote")
+	}
+	return v.u.w.T("settings.server.builtin")
+}
+
 func newSettingsView(u *UI) *settingsView {
 	v := &settingsView{u: u, prefs: u.app.Preferences()}
+	v.content = container.NewVScroll(container.NewVBox(
+		v.signalingSettings(),
+		v.iceSettings(),
+		v.downloadSettings(),
+		v.nearbySettings(),
+		v.languageSettings(),
+	))
+	return v
+}
+
+// signalingSettings is the Settings card of the signal server: built in
+// (on which port) or remote (at which URL).
+func (v *settingsView) signalingSettings() fyne.CanvasObject {
+	w := v.u.w
 	v.url = widget.NewEntry()
 	v.url.SetPlaceHolder("https://share.example.org")
 	v.url.SetText(v.prefs.String(prefServerURL))
@@ -58,40 +85,31 @@ func newSettingsView(u *UI) *settingsView {
 		if strings.TrimSpace(s) == "" {
 			return nil
 		}
-		_, err := wire.ParseServer(s)
-		return err
+		if _, err := wire.ParseServer(s); err != nil {
+			return errors.New(w.T("settings.server.url.invalid"))
+		}
+		return nil
 	}
 
-	v.mode = widget.NewRadioGroup([]string{modeBuiltin, modeRemote}, func(choice string) {
-		remote := choice == modeRemote
-		v.prefs.SetString(prefServerMode, map[bool]string{true: "remote", false: "builtin"}[remote])
-		if remote {
+	v.mode = widget.NewRadioGroup([]string{v.modeLabel(modeBuiltin), v.modeLabel(modeRemote)}, func(choice string) {
+		mode := modeBuiltin
+		if choice == v.modeLabel(modeRemote) {
+			mode = modeRemote
+		}
+		v.prefs.SetString(prefServerMode, mode)
+		if mode == modeRemote {
 			v.url.Enable()
 		} else {
 			v.url.Disable()
 		}
 	})
-	if v.prefs.String(prefServerMode) == "remote" {
-		v.mode.SetSelected(modeRemote)
-	} else {
-		v.mode.SetSelected(modeBuiltin)
-	}
-
-	v.ice = widget.NewMultiLineEntry()
-	v.ice.SetPlaceHolder("stun:stun.example.org:3478\nturn:turn.example.org:3478 user password")
-	v.ice.SetText(v.prefs.String(prefICEServers))
-	v.ice.SetMinRowsVisible(3)
-	v.ice.Validator = func(s string) error {
-		_, err := parseICEServers(s)
-		return err
-	}
-	v.ice.OnChanged = func(s string) { v.prefs.SetString(prefICEServers, s) }
+	v.mode.SetSelected(v.modeLabel(v.prefs.String(prefServerMode)))
 
 	v.portE = widget.NewEntry()
 	v.portE.SetText(strconv.Itoa(v.port()))
 	v.portE.Validator = func(s string) error {
 		if n, err := strconv.Atoi(strings.TrimSpace(s)); err != nil || n < 1 || n > 65535 {
-			return errors.New("a port is a number from 1 to 65535")
+			return errors.New(w.T("settings.port.invalid"))
 		}
 		return nil
 	}
@@ -100,34 +118,74 @@ func newSettingsView(u *UI) *settingsView {
 			v.prefs.SetInt(prefPort, n)
 		}
 	}
+	return widget.NewCard(w.T("settings.signaling.title"), w.T("settings.signaling.text"),
+		container.NewVBox(v.mode, widget.NewForm(
+			widget.NewFormItem(w.T("settings.server.url"), v.url),
+			widget.NewFormItem(w.T("settings.port"), container.NewBorder(nil, nil, nil,
+				widget.NewLabel(w.T("settings.port.note")), v.portE)))))
+}
 
+// iceSettings is the Settings card of STUN and TURN servers.
+func (v *settingsView) iceSettings() fyne.CanvasObject {
+	w := v.u.w
+	v.ice = widget.NewMultiLineEntry()
+	v.ice.SetPlaceHolder(w.T("settings.ice.placeholder"))
+	v.ice.SetText(v.prefs.String(prefICEServers))
+	v.ice.SetMinRowsVisible(3)
+	v.ice.Validator = func(s string) error {
+		_, err := parseICEServers(s)
+		var le *iceLineError
+		if errors.As(err, &le) {
+			return errors.New(w.T("settings.ice.invalid", M{"Line": strconv.Itoa(le.line), "Detail": detailOf(le.err, peer.ErrBadICEServer)}))
+		}
+		return err
+	}
+	v.ice.OnChanged = func(s string) { v.prefs.SetString(prefICEServers, s) }
+	return widget.NewCard(w.T("settings.ice.title"), w.T("settings.ice.text"), v.ice)
+}
+
+// downloadSettings is the Settings card of the folder received files go to.
+func (v *settingsView) downloadSettings() fyne.CanvasObject {
+	w := v.u.w
 	v.folder = widget.NewLabel(v.downloads())
 	v.folder.Wrapping = fyne.TextWrapBreak
-	change := widget.NewButton("Change…", func() {
+	change := widget.NewButton(w.T("common.change"), func() {
 		dialog.ShowFolderOpen(func(l fyne.ListableURI, err error) {
 			if err != nil || l == nil {
 				return
 			}
 			v.setDownloads(l.Path())
-		}, u.win)
+		}, v.u.win)
 	})
+	return widget.NewCard(w.T("settings.downloads.title"), "", container.NewBorder(nil, nil, nil, change, v.folder))
+}
 
-	v.content = container.NewVScroll(container.NewVBox(
-		widget.NewCard("Signaling", "Where devices find each other. Files never pass through it.",
-			container.NewVBox(v.mode, widget.NewForm(
-				widget.NewFormItem("Server URL", v.url),
-				widget.NewFormItem("Built-in server port", container.NewBorder(nil, nil, nil,
-					widget.NewLabel("used from the next start; links name it"), v.portE))))),
-		widget.NewCard("STUN and TURN servers (optional)", "A signal server offers its own; these replace them. One per line: a URL, then for TURN a user name and a password.", v.ice),
-		widget.NewCard("Save received files in", "", container.NewBorder(nil, nil, nil, change, v.folder)),
-		v.nearbySettings(),
-	))
-	return v
+// languageSettings is the Settings card of the window's language: the
+// system's, or one of languages(), each listed by its own name. The
+// window is built in one language, so a change applies from the next
+// start.
+func (v *settingsView) languageSettings() fyne.CanvasObject {
+	w := v.u.w
+	tags := append([]string{""}, languages()...)
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = languageName(t)
+	}
+	names[0] = w.T("settings.language.system")
+	v.lang = widget.NewSelect(names, nil)
+	v.lang.SetSelectedIndex(max(slices.Index(tags, v.prefs.String(prefLanguage)), 0))
+	v.lang.OnChanged = func(string) {
+		if i := v.lang.SelectedIndex(); i >= 0 {
+			v.prefs.SetString(prefLanguage, tags[i])
+		}
+	}
+	return widget.NewCard(w.T("settings.language.title"), "",
+		container.NewBorder(nil, nil, nil, widget.NewLabel(w.T("settings.language.note")), v.lang))
 }
 
 // remoteServer is the remote signal server URL, or "" for the built-in one.
 func (v *settingsView) remoteServer() string {
-	if v.prefs.String(prefServerMode) != "remote" {
+	if v.prefs.String(prefServerMode) != modeRemote {
 		return ""
 	}
 	return strings.TrimSpace(v.prefs.String(prefServerURL))
@@ -140,8 +198,18 @@ func (v *settingsView) iceServers() []wire.ICEServer {
 	return out
 }
 
+// iceLineError is a line of the STUN and TURN servers that is not one.
+type iceLineError struct {
+	line int
+	err  error
+}
+
+func (e *iceLineError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
+func (e *iceLineError) Unwrap() error { return e.err }
+
 // parseICEServers reads one server per line (peer.ParseICEServer),
-// skipping blank lines; the error names the first line it cannot use.
+// skipping blank lines; the error (an *iceLineError) names the first line
+// it cannot use.
 func parseICEServers(text string) ([]wire.ICEServer, error) {
 	var out []wire.ICEServer
 	var first error
@@ -152,7 +220,7 @@ func parseICEServers(text string) ([]wire.ICEServer, error) {
 		srv, err := peer.ParseICEServer(l)
 		if err != nil {
 			if first == nil {
-				first = fmt.Errorf("line %d: %w", i+1, err)
+				first = &iceLineError{line: i + 1, err: err}
 			}
 			continue
 		}

@@ -2,35 +2,31 @@
 // tab (drop files, share, a QR code, one row per receiver), a Receive tab
 // (paste a link, accept, watch it arrive) and Settings. It only draws and
 // reacts; all the work is package session's. Every change to widgets from
-// another goroutine goes through fyne.Do.
+// another goroutine goes through fyne.Do. Its words are catalogues in
+// translations/, said through a Words (lang.go) chosen when it starts.
 package ui
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
+	"strconv"
 	"sync"
 	"syscall"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/storage"
-	"fyne.io/fyne/v2/widget"
 
 	"github.com/epicshare/epicshare/internal/memtune"
 	"github.com/epicshare/epicshare/internal/nearby"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
-	"github.com/epicshare/epicshare/internal/transfer"
 	"github.com/epicshare/epicshare/internal/wire"
 )
 
@@ -55,6 +51,17 @@ type Config struct {
 	// one (nearby.Start); without it the window does neither. Tests that
 	// may not touch the machine's network leave it unset.
 	Nearby func(cfg nearby.Config, self string) (*nearby.Node, error)
+	// Language, if set, is the window's language (a tag of languages(),
+	// or a locale such as "de_AT"), whatever Settings say; tests set it.
+	// Else Settings choose, or the system's locale.
+	Language string
+	// Tray says that the desktop shows tray icons (TrayAvailable): the
+	// window then puts one there, and closing it while a share or a
+	// transfer runs keeps them running there.
+	Tray bool
+	// HistoryDir is where the history of transfers is kept; the app's
+	// storage folder if empty.
+	HistoryDir string
 }
 
 // UI is the EpicShare window.
@@ -62,18 +69,23 @@ type UI struct {
 	app  fyne.App
 	win  fyne.Window
 	cfg  Config
+	w    *Words // the window's words, in the language chosen at start
 	tabs *container.AppTabs
+	// settingsTab is the Settings tab, which other views open.
+	settingsTab *container.TabItem
 
 	send     *sendView
 	recv     *recvView
 	settings *settingsView
 	nearby   *nearbyView
+	history  *historyView
 	gc       memtune.Tuner // shared by every transfer of the window
 
 	mu         sync.Mutex
 	broker     *session.LocalBroker // the built-in one, started on first use
 	brokerNote string               // what to tell about its port, if anything
 	dev        *session.Device      // this device, loaded on first use
+	toldTray   bool                 // the window said once that it went on in the tray
 }
 
 // New builds the window of app a.
@@ -84,20 +96,33 @@ func New(a fyne.App, cfg Config) *UI {
 	if cfg.Do == nil {
 		cfg.Do = fyne.Do
 	}
-	u := &UI{app: a, cfg: cfg, win: a.NewWindow("EpicShare")}
+	want := cfg.Language
+	if want == "" {
+		want = a.Preferences().String(prefLanguage)
+	}
+	w, err := NewWords(want)
+	if err != nil {
+		// The catalogues are embedded, and lang_test.go reads them all.
+		panic(fmt.Sprintf("the window's catalogues: %v", err))
+	}
+	u := &UI{app: a, cfg: cfg, w: w, win: a.NewWindow("EpicShare")}
 	u.nearby = newNearbyView(u)
 	u.settings = newSettingsView(u)
 	u.send = newSendView(u)
 	u.recv = newRecvView(u)
+	u.history = newHistoryView(u)
+	recvTab := container.NewTabItem(w.T("tab.receive"), u.recv.content)
+	u.settingsTab = container.NewTabItem(w.T("tab.settings"), u.settings.content)
 	u.tabs = container.NewAppTabs(
-		container.NewTabItem("Send", u.send.content),
-		container.NewTabItem("Receive", u.recv.content),
-		container.NewTabItem("Settings", u.settings.content),
+		container.NewTabItem(w.T("tab.send"), u.send.content),
+		recvTab,
+		container.NewTabItem(w.T("tab.history"), u.history.content),
+		u.settingsTab,
 	)
 	// The receive link is ready as soon as the app runs (a phone may
 	// hold a bookmark of it), and follows a change of server in Settings.
 	u.tabs.OnSelected = func(t *container.TabItem) {
-		if t.Text == "Receive" {
+		if t == recvTab {
 			u.recv.inbox.start()
 		}
 	}
@@ -106,10 +131,11 @@ func New(a fyne.App, cfg Config) *UI {
 	u.win.SetContent(u.tabs)
 	u.win.Resize(fyne.NewSize(760, 620))
 	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { u.Drop(uris) })
-	u.win.SetCloseIntercept(u.confirmClose)
+	u.win.SetCloseIntercept(u.closeWindow)
 	if icon := a.Icon(); icon != nil {
 		u.win.SetIcon(icon)
 	}
+	u.setupTray()
 	return u
 }
 
@@ -156,7 +182,11 @@ func (u *UI) sessionConfig() session.Config {
 // from Settings, or the built-in one, started on first use.
 func (u *UI) server() (*url.URL, error) {
 	if remote := u.settings.remoteServer(); remote != "" {
-		return wire.ParseServer(remote)
+		s, err := wire.ParseServer(remote)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errBadServer, err)
+		}
+		return s, nil
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -185,7 +215,7 @@ func (u *UI) startBroker() (*session.LocalBroker, string, error) {
 		if err == nil {
 			note := ""
 			if port != want {
-				note = fmt.Sprintf("Port %d is in use by another program, so the built-in server listens on %d: links and codes name that port. Change it in Settings.", want, port)
+				note = u.w.T("receive.port-moved", M{"Want": strconv.Itoa(want), "Port": strconv.Itoa(port)})
 			}
 			return b, note, nil
 		}
@@ -196,7 +226,7 @@ func (u *UI) startBroker() (*session.LocalBroker, string, error) {
 			first = err
 		}
 	}
-	return nil, "", fmt.Errorf("ports %d to %d are all in use: pick another port in Settings: %w", want, want+19, first)
+	return nil, "", &portsTakenError{from: want, to: want + 19, err: first}
 }
 
 // brokerStatus is what the Receive tab should say about the built-in
@@ -219,6 +249,7 @@ func (u *UI) Close() {
 	u.recv.inbox.stop()
 	u.send.wg.Wait()
 	u.recv.wg.Wait()
+	u.history.close()
 	u.mu.Lock()
 	b := u.broker
 	u.broker = nil
@@ -228,32 +259,16 @@ func (u *UI) Close() {
 	}
 }
 
-// confirmClose asks before closing the window while files are moving.
-func (u *UI) confirmClose() {
-	if !u.send.busy() && !u.recv.busy() && !u.recv.inbox.busy() && !u.nearby.busy() {
-		u.Close()
-		u.win.Close()
-		return
-	}
-	dialog.ShowConfirm("Transfers in progress",
-		"Files are still being sent or received. Quit and stop them?",
-		func(quit bool) {
-			if quit {
-				u.Close()
-				u.win.Close()
-			}
-		}, u.win)
-}
-
 // notify shows a system notification.
 func (u *UI) notify(title, text string) {
 	u.app.SendNotification(fyne.NewNotification(title, text))
 }
 
 // showError tells the user what went wrong, in plain words.
-func (u *UI) showError(err error) {
-	dialog.ShowError(errors.New(words(err)), u.win)
-}
+func (u *UI) showError(err error) { u.showProblem(words(u.w, err)) }
+
+// showProblem shows a sentence that says what went wrong.
+func (u *UI) showProblem(text string) { dialog.ShowError(errors.New(text), u.win) }
 
 // defaultDownloads is the user's Downloads folder, or the home folder.
 func defaultDownloads() string {
@@ -269,114 +284,4 @@ func defaultDownloads() string {
 		return d
 	}
 	return home
-}
-
-// words turns an error into a sentence for people. The core's own reasons
-// are written for them already; the usual failures get a sentence that
-// says what to do, without Go's wrapping.
-func words(err error) string {
-	if err == nil {
-		return ""
-	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return "Stopped."
-	case errors.Is(err, wire.ErrBadLink):
-		return "That is not an EpicShare link. Copy the whole link, including the part after #."
-	case errors.Is(err, session.ErrUnreachable):
-		return "Could not reach the signaling server. Check your network, or the server address in Settings."
-	case errors.Is(err, session.ErrBrokerLost):
-		return "Lost the connection to the signaling server before the sender answered. Check your network and open the link again."
-	case errors.Is(err, syscall.ENOSPC):
-		return "The disk is full. Free some space or pick another folder in Settings; nothing incomplete was kept."
-	case errors.Is(err, os.ErrPermission):
-		return "EpicShare is not allowed to use that file or folder. Pick another one."
-	case errors.Is(err, transfer.ErrConnectionLost):
-		return "The connection to the other device was lost. Nothing incomplete was kept; try again."
-	case errors.Is(err, peer.ErrFailed):
-		return "Could not connect to the other device. On different networks, a STUN or TURN server in Settings may help."
-	}
-	var pe *transfer.PeerError
-	if errors.As(err, &pe) {
-		return sentence(pe.Reason())
-	}
-	return sentence(err.Error())
-}
-
-// sentence capitalises s and ends it with a full stop.
-func sentence(s string) string {
-	if s == "" {
-		return s
-	}
-	s = strings.ToUpper(s[:1]) + s[1:]
-	if !strings.HasSuffix(s, ".") {
-		s += "."
-	}
-	return s
-}
-
-// pathWords says how a connection runs, for the rows and status lines.
-func pathWords(p peer.Path) string {
-	switch p {
-	case peer.PathDirect:
-		return "direct"
-	case peer.PathNAT:
-		return "direct, through NAT"
-	case peer.PathRelay:
-		return "relayed by the server"
-	}
-	return "connecting"
-}
-
-// stallWords says that no data moves, for how long, and why.
-func stallWords(s session.Stall) string {
-	cause := "the other device stopped taking data: it may be asleep or busy, or its disk slow"
-	switch s.Cause {
-	case peer.StallNoRoute:
-		cause = "no route to the other device: its network changed or it went to sleep"
-	case peer.StallRelaySlow:
-		cause = "the relay server carrying the connection is slow or full"
-	}
-	return fmt.Sprintf("Stalled, no data for %s: %s.", s.Idle.Round(time.Second), cause)
-}
-
-func reachLabel() *widget.Label {
-	l := widget.NewLabel("")
-	l.Importance = widget.WarningImportance
-	l.Wrapping = fyne.TextWrapWord
-	l.Hide()
-	return l
-}
-
-// showReach shows on l whether link can be opened from another network.
-func showReach(l *widget.Label, link wire.Link) {
-	if note := reachNote(link); note != "" {
-		l.SetText(note)
-		l.Show()
-	} else {
-		l.Hide()
-	}
-}
-
-// reachNote warns when a link names a server that only devices on this
-// network can reach: a private, loopback or link-local address, or an
-// mDNS name. A device elsewhere could not even load the page.
-func reachNote(link wire.Link) string {
-	host := link.Server.Hostname()
-	if strings.HasSuffix(strings.ToLower(host), ".local") {
-		return "Works on this network only. For a device elsewhere, choose a signal server in Settings."
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return ""
-	}
-	ip = ip.Unmap()
-	cgnat := netip.MustParsePrefix("100.64.0.0/10")
-	switch {
-	case ip.IsLoopback():
-		return "Works on this computer only: " + host + " is its own address. For another device, choose a signal server in Settings."
-	case ip.IsPrivate() || ip.IsLinkLocalUnicast() || cgnat.Contains(ip):
-		return "Works on this network only: " + host + " cannot be reached from the internet. For a device elsewhere, choose a signal server in Settings."
-	}
-	return ""
 }

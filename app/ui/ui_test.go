@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"image"
 	"net/url"
@@ -37,13 +39,23 @@ func onUI(f func()) {
 	f()
 }
 
-// testConfig keeps ICE and the built-in broker on loopback.
-var testConfig = Config{Peer: peer.Config{Interfaces: []string{"lo"}}, Listen: "127.0.0.1:0", Do: onUI}
+// testConfig keeps ICE and the built-in broker on loopback, and the
+// window in English, whatever the machine's locale: the tests read its
+// words.
+var testConfig = Config{Peer: peer.Config{Interfaces: []string{"lo"}}, Listen: "127.0.0.1:0", Do: onUI, Language: "en"}
+
+// configFor is testConfig with a history of the test's own: the test
+// app's storage is the machine's temporary folder, shared by all tests.
+func configFor(t *testing.T) Config {
+	c := testConfig
+	c.HistoryDir = t.TempDir()
+	return c
+}
 
 func newTestUI(t *testing.T) *UI {
 	t.Helper()
 	var u *UI
-	onUI(func() { u = New(test.NewTempApp(t), testConfig) })
+	onUI(func() { u = New(test.NewTempApp(t), configFor(t)) })
 	t.Cleanup(u.Close)
 	return u
 }
@@ -141,7 +153,7 @@ func TestShareShowsAScannableQRCode(t *testing.T) {
 	if !strings.Contains(reach, "Works on this computer only: 127.0.0.1") {
 		t.Errorf("under the link: %q, want the LAN-only note", reach)
 	}
-	onUI(func() { test.Tap(findButton(t, u.send.sharing, "Stop sharing")) })
+	onUI(func() { test.Tap(u.send.stopBtn) })
 	eventually(t, 10*time.Second, "the share to stop", func() bool { return !u.send.active() })
 }
 
@@ -265,7 +277,7 @@ func TestUnreachableServerShowsAMessageAndStaysUsable(t *testing.T) {
 	src := t.TempDir()
 	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello"})
 	onUI(func() {
-		u.settings.mode.SetSelected(modeRemote)
+		u.settings.mode.SetSelected(u.settings.modeLabel(modeRemote))
 		u.settings.url.SetText("http://" + testutil.ClosedPort(t)) // nothing listens there
 		u.Drop(uris(filepath.Join(src, "a.txt")))
 		test.Tap(u.send.shareBtn)
@@ -287,7 +299,7 @@ func TestServerRestartShowsReconnecting(t *testing.T) {
 	src := t.TempDir()
 	testutil.WriteTree(t, src, map[string]string{"a.txt": "hello"})
 	onUI(func() {
-		u.settings.mode.SetSelected(modeRemote)
+		u.settings.mode.SetSelected(u.settings.modeLabel(modeRemote))
 		u.settings.url.SetText(srv.URL().String())
 		u.Drop(uris(filepath.Join(src, "a.txt")))
 		test.Tap(u.send.shareBtn)
@@ -314,6 +326,7 @@ func TestServerRestartShowsReconnecting(t *testing.T) {
 }
 
 func TestWordsArePlain(t *testing.T) {
+	w := english(t)
 	for _, tc := range []struct {
 		err  error
 		want string
@@ -324,11 +337,27 @@ func TestWordsArePlain(t *testing.T) {
 		{fmt.Errorf("%w: no such thing", wire.ErrBadLink), "That is not an EpicShare link"},
 		{session.ErrWrongSecret, "The link's secret does not match"},
 		{fmt.Errorf("%w: websocket: close 1001 (going away)", session.ErrBrokerLost), "Lost the connection to the signaling server"},
+		{&transfer.PartialError{Err: &transfer.PeerError{Code: transfer.CancelStopped, From: "sender"}}, "The sender stopped sharing."},
+		{&transfer.PeerError{Code: transfer.CancelVerify, Detail: "trip/a.jpg", From: "receiver"}, "A file failed verification: trip/a.jpg."},
+		{&transfer.PeerError{Code: transfer.CancelFailed, Detail: "open x: too many open files", From: "sender"}, "The sender failed: open x: too many open files."},
+		{&transfer.PeerError{Code: transfer.CancelDeclined, From: "sender"}, "The sender failed."}, // a sender does not decline
+		{fmt.Errorf("receive: %w: trip/a.jpg", transfer.ErrVerify), "File failed verification: trip/a.jpg."},
+		{&portsTakenError{from: 47470, to: 47489, err: syscall.EADDRINUSE}, "Ports 47470 to 47489 are all in use"},
+		{fmt.Errorf("start: %w", context.Canceled), "Stopped."},
+		{errors.New("the flux capacitor melted"), "Something went wrong: the flux capacitor melted"},
 	} {
-		if got := words(tc.err); !strings.HasPrefix(got, tc.want) || strings.Contains(got, "dial tcp") || strings.Contains(got, "websocket") {
+		if got := words(w, tc.err); !strings.HasPrefix(got, tc.want) || strings.Contains(got, "dial tcp") || strings.Contains(got, "websocket") {
 			t.Errorf("words(%v) = %q, want it to start with %q", tc.err, got, tc.want)
 		}
 	}
+}
+
+// english is the window's words in English.
+func english(t *testing.T) *Words {
+	t.Helper()
+	w, err := NewWords("en")
+	testutil.Must(t, err)
+	return w
 }
 
 // TestBrokenTransferResumesThroughTheWidgets: the sender stops sharing in
@@ -418,7 +447,7 @@ func TestReachNote(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		note := reachNote(wire.Link{Server: u})
+		note := reachNote(english(t), wire.Link{Server: u})
 		if (note != "") != lanOnly {
 			t.Errorf("%s: note %q, want LAN only = %v", raw, note, lanOnly)
 		}
