@@ -112,7 +112,8 @@ func (v *sendView) newPicking() fyne.CanvasObject {
 	})
 	dropIcon := widget.NewIcon(theme.UploadIcon())
 	v.empty = container.NewCenter(container.NewVBox(
-		container.NewGridWrap(fyne.NewSize(96, 96), dropIcon),
+		// A grid-wrap in a VBox is as wide as the VBox: centre it on its own.
+		container.NewCenter(container.NewGridWrap(fyne.NewSize(96, 96), dropIcon)),
 		widget.NewLabelWithStyle(w.T("send.drop"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true}),
 		widget.NewLabelWithStyle(w.T("send.drop.text"), fyne.TextAlignCenter, fyne.TextStyle{}),
 	))

@@ -92,16 +92,14 @@ func (u *UI) closeWindow() {
 	case u.busy():
 		u.confirmQuit()
 	default:
-		u.Close()
-		u.app.Quit()
+		u.exit()
 	}
 }
 
 // quit is the tray's Quit: it asks first while transfers run.
 func (u *UI) quit() {
 	if !u.busy() {
-		u.Close()
-		u.app.Quit()
+		u.exit()
 		return
 	}
 	u.showWindow()
@@ -112,8 +110,15 @@ func (u *UI) quit() {
 func (u *UI) confirmQuit() {
 	dialog.ShowConfirm(u.w.T("close.title"), u.w.T("close.text"), func(quit bool) {
 		if quit {
-			u.Close()
-			u.app.Quit()
+			u.exit()
 		}
 	}, u.win)
+}
+
+// exit stops everything and ends the app: closing the window is not
+// enough while a tray icon keeps Fyne's loop alive.
+func (u *UI) exit() {
+	u.Close()
+	u.win.Close()
+	u.app.Quit()
 }
