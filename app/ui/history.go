@@ -136,7 +136,8 @@ func (v *historyView) newRow() fyne.CanvasObject {
 		widget.NewButtonWithIcon(v.u.w.T("history.share-again"), theme.MailSendIcon(), nil),
 		widget.NewButtonWithIcon(v.u.w.T("history.copy"), theme.ContentCopyIcon(), nil),
 	)
-	return container.NewBorder(nil, nil, widget.NewIcon(theme.UploadIcon()), buttons,
+	// Centred, so that the buttons keep their height in a two-line row.
+	return container.NewBorder(nil, nil, widget.NewIcon(theme.UploadIcon()), container.NewCenter(buttons),
 		container.NewVBox(title, detail))
 }
 
@@ -148,7 +149,7 @@ func (v *historyView) updateRow(i widget.ListItemID, o fyne.CanvasObject) {
 	row := o.(*fyne.Container)
 	text := row.Objects[0].(*fyne.Container)
 	icon := row.Objects[1].(*widget.Icon)
-	buttons := row.Objects[2].(*fyne.Container)
+	buttons := row.Objects[2].(*fyne.Container).Objects[0].(*fyne.Container)
 	text.Objects[0].(*widget.Label).SetText(v.title(r))
 	text.Objects[1].(*widget.Label).SetText(v.detail(r))
 	if r.Direction == history.Sent {

@@ -61,7 +61,7 @@ func rowOf(u *UI, i int) (title, detail string, open, again, copyBtn *widget.But
 		row := o.(*fyne.Container)
 		text := row.Objects[0].(*fyne.Container)
 		title, detail = text.Objects[0].(*widget.Label).Text, text.Objects[1].(*widget.Label).Text
-		b := row.Objects[2].(*fyne.Container).Objects
+		b := row.Objects[2].(*fyne.Container).Objects[0].(*fyne.Container).Objects
 		open, again, copyBtn = b[0].(*widget.Button), b[1].(*widget.Button), b[2].(*widget.Button)
 	})
 	return

@@ -68,7 +68,7 @@ func newInboxView(u *UI) *inboxView {
 	v.newBtn = widget.NewButtonWithIcon(w.T("inbox.new-code"), theme.ViewRefreshIcon(), v.newCode)
 	v.rowsBox = container.NewVBox()
 	v.content = container.NewVBox(
-		widget.NewCard(w.T("inbox.title"), w.T("inbox.text"),
+		card(w.T("inbox.title"), w.T("inbox.text"),
 			container.NewBorder(nil, nil, v.qr, nil, container.NewVBox(v.link, v.reach, container.NewHBox(v.copyBtn, v.newBtn), v.status))),
 		v.rowsBox)
 	return v

@@ -373,7 +373,7 @@ func (v *settingsView) nearbySettings() fyne.CanvasObject {
 	}
 	v.trustedBox = container.NewVBox()
 	v.showTrusted()
-	return widget.NewCard(w.T("settings.nearby.title"), w.T("settings.nearby.text"),
+	return card(w.T("settings.nearby.title"), w.T("settings.nearby.text"),
 		container.NewVBox(visible, widget.NewForm(widget.NewFormItem(w.T("settings.nearby.name"), name)),
 			widget.NewLabelWithStyle(w.T("settings.nearby.trusted"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), v.trustedBox))
 }

@@ -88,7 +88,7 @@ func newRecvView(u *UI) *recvView {
 
 	v.scroll = container.NewVScroll(container.NewVBox(
 		v.inbox.content,
-		widget.NewCard(w.T("receive.card.title"), w.T("receive.card.text"), container.NewVBox(
+		card(w.T("receive.card.title"), w.T("receive.card.text"), container.NewVBox(
 			container.NewBorder(nil, nil, nil, v.connectBtn, v.entry),
 			container.NewBorder(nil, nil, nil, change, v.folder),
 			v.status, v.code, v.decision, v.bar, v.fileLabel, container.NewHBox(v.openBtn), v.text, v.offer)),

@@ -118,7 +118,7 @@ func (v *settingsView) signalingSettings() fyne.CanvasObject {
 			v.prefs.SetInt(prefPort, n)
 		}
 	}
-	return widget.NewCard(w.T("settings.signaling.title"), w.T("settings.signaling.text"),
+	return card(w.T("settings.signaling.title"), w.T("settings.signaling.text"),
 		container.NewVBox(v.mode, widget.NewForm(
 			widget.NewFormItem(w.T("settings.server.url"), v.url),
 			widget.NewFormItem(w.T("settings.port"), container.NewBorder(nil, nil, nil,
@@ -141,7 +141,7 @@ func (v *settingsView) iceSettings() fyne.CanvasObject {
 		return err
 	}
 	v.ice.OnChanged = func(s string) { v.prefs.SetString(prefICEServers, s) }
-	return widget.NewCard(w.T("settings.ice.title"), w.T("settings.ice.text"), v.ice)
+	return card(w.T("settings.ice.title"), w.T("settings.ice.text"), v.ice)
 }
 
 // downloadSettings is the Settings card of the folder received files go to.
@@ -157,7 +157,7 @@ func (v *settingsView) downloadSettings() fyne.CanvasObject {
 			v.setDownloads(l.Path())
 		}, v.u.win)
 	})
-	return widget.NewCard(w.T("settings.downloads.title"), "", container.NewBorder(nil, nil, nil, change, v.folder))
+	return card(w.T("settings.downloads.title"), "", container.NewBorder(nil, nil, nil, change, v.folder))
 }
 
 // languageSettings is the Settings card of the window's language: the
@@ -179,7 +179,7 @@ func (v *settingsView) languageSettings() fyne.CanvasObject {
 			v.prefs.SetString(prefLanguage, tags[i])
 		}
 	}
-	return widget.NewCard(w.T("settings.language.title"), "",
+	return card(w.T("settings.language.title"), "",
 		container.NewBorder(nil, nil, nil, widget.NewLabel(w.T("settings.language.note")), v.lang))
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/epicshare/epicshare/internal/nearby"
@@ -59,6 +60,7 @@ func errorKeys() []errorKey {
 		{wire.ErrBadLink, "error.bad-link", false},
 		{session.ErrWrongKind, "error.wrong-kind", false},
 		{session.ErrUnreachable, "error.unreachable", false},
+		{session.ErrNoAddress, "error.no-address", false},
 		{session.ErrBrokerLost, "error.broker-lost", false},
 		{session.ErrShareGone, "error.share-gone", false},
 		{session.ErrPeerLeft, "error.peer-left", false},
@@ -248,4 +250,15 @@ func reachNote(w *Words, link wire.Link) string {
 		return w.T("reach.private", M{"Host": host})
 	}
 	return ""
+}
+
+// card is a titled card whose text wraps: a Card's own subtitle is one
+// line, cut off at 800 px and in longer languages.
+func card(title, text string, content fyne.CanvasObject) *widget.Card {
+	if text == "" {
+		return widget.NewCard(title, "", content)
+	}
+	l := widget.NewLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	return widget.NewCard(title, "", container.NewVBox(l, content))
 }

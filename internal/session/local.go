@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -93,7 +92,7 @@ func lanAddress(only []string) (net.IP, error) {
 		}
 	}
 	if fallback == nil {
-		return nil, errors.New("this machine has no network address other devices could reach; use --listen HOST:PORT or --server URL")
+		return nil, fmt.Errorf("%w; use --listen HOST:PORT or --server URL", ErrNoAddress)
 	}
 	return fallback, nil
 }

@@ -71,6 +71,9 @@ func (c Config) connectTimeout() time.Duration {
 }
 
 var (
+	// ErrNoAddress: the built-in server has no address another device
+	// could reach (no network, or only loopback).
+	ErrNoAddress = errors.New("this machine has no network address other devices could reach")
 	// ErrUnreachable: the signaling server did not answer.
 	ErrUnreachable = errors.New("could not reach the signaling server")
 	// ErrShareGone: the link names a holder the broker does not know.
