@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the real app under Xvfb, shares a folder from one window to another,
 # sends files and a message into the second window's receive link from the
-# command line, and writes PNGs of the send, receive and settings screens to
+# command line, and writes PNGs of the send, receive, history and settings screens to
 # docs/; then a third window sending to a nearby one; then the browser pages' pictures from the Chromium tests.
 #
 # Network safety: both windows run inside a network namespace of their own
@@ -102,7 +102,9 @@ sleep 1
 shot "$rw" receive-done.png
 shot "$sw" send-done.png
 cmp "$work/src/Holiday 2026/videos/waves.mp4" "$work/b/Downloads/Holiday 2026/videos/waves.mp4"
-click "$rw" 168 21 # Settings tab
+click "$rw" 165 21 # History tab: the receive just made
+shot "$rw" history.png
+click "$rw" 240 21 # Settings tab
 shot "$rw" settings.png
 
 # Another computer's offer into the receive link, as the terminal makes
