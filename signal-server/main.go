@@ -22,9 +22,11 @@ import (
 
 	"github.com/epicshare/epicshare/internal/relay"
 	"github.com/epicshare/epicshare/internal/rendezvous"
+	"github.com/epicshare/epicshare/internal/version"
 )
 
 const usage = `Usage: signal-server [flags]
+       signal-server --version
 
 Runs the EpicShare signaling server. Peers connect to /ws, share links are
 served at /s/ID, /healthz answers "ok" and /metrics has Prometheus figures.
@@ -66,6 +68,8 @@ func main() {
 	stop()
 	switch {
 	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errVersion):
+		fmt.Println(versionLine())
 	case errors.Is(err, errUsage):
 		os.Exit(2)
 	case err != nil:
@@ -76,6 +80,13 @@ func main() {
 
 // errUsage is returned for flag misuse, once the reason went to stderr.
 var errUsage = errors.New("usage")
+
+// errVersion is returned for --version: main prints versionLine on
+// stdout, where scripts read it, and exits 0.
+var errVersion = errors.New("version asked for")
+
+// versionLine is what --version prints.
+func versionLine() string { return "signal-server " + version.String() }
 
 // run serves until ctx ends. Logs and usage go to stderr.
 func run(ctx context.Context, args []string, stderr io.Writer) error {
@@ -106,6 +117,7 @@ func configure(args []string, stderr io.Writer) (*server, error) {
 	s := &server{}
 	fs.StringVar(&s.addr, "addr", ":8080", "listen on this `host:port` (port 0 picks a free one)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	brokerFlags(fs, &s.broker)
 	var tf tlsFlags
 	tf.register(fs)
@@ -117,6 +129,9 @@ func configure(args []string, stderr io.Writer) (*server, error) {
 			return nil, err
 		}
 		return nil, errUsage
+	}
+	if *showVersion {
+		return nil, errVersion
 	}
 	if fs.NArg() > 0 {
 		return nil, usageError(stderr, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
@@ -259,7 +274,7 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fs.VisitAll(func(f *flag.Flag) {
 		arg, text := flag.UnquoteUsage(f)
-		if f.DefValue != "" {
+		if f.DefValue != "" && f.DefValue != "false" {
 			text += " (default " + f.DefValue + ")"
 		}
 		fmt.Fprintf(tw, "  --%s %s\t%s\n", f.Name, arg, text)

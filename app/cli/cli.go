@@ -20,6 +20,7 @@ import (
 	"github.com/epicshare/epicshare/internal/memtune"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/session"
+	"github.com/epicshare/epicshare/internal/version"
 	"github.com/epicshare/epicshare/internal/wire"
 )
 
@@ -67,6 +68,7 @@ Usage:
                                        (visible to nearby devices)
   epicshare send --to NAME PATH...     send to a nearby device
   epicshare devices                    list the EpicShare devices on this network
+  epicshare --version                  print the version
 
 Run 'epicshare send --help', 'epicshare receive --help' or
 'epicshare devices --help' for their flags.
@@ -97,6 +99,9 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 		return runDevices(ctx, args[1:], stdio)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdio.Stdout, Usage)
+		return ExitOK
+	case "-version", "--version":
+		fmt.Fprintln(stdio.Stdout, "epicshare", version.String())
 		return ExitOK
 	}
 	fmt.Fprintf(stdio.Stderr, "epicshare: unknown command %q\n\n%s", args[0], Usage)
