@@ -17,9 +17,9 @@ func batchPair(t *testing.T) (*batchConn, *net.UDPConn, netip.AddrPort) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, ok := c.(*batchConn)
+	b, ok := c.(*socket).UDPConn.(*batchConn)
 	if !ok {
-		t.Fatalf("ICE sockets are %T, not batched", c)
+		t.Fatalf("ICE sockets write through %T, not batched", c.(*socket).UDPConn)
 	}
 	t.Cleanup(func() { b.Close() })
 	r, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})

@@ -13,8 +13,9 @@ import (
 // the request at net.core.rmem_max / wmem_max.
 const udpBuffer = 4 << 20
 
-// bufferedNet is the machine's network with larger UDP socket buffers
-// and batched writes (see batchConn). It keeps no state: every call that
+// bufferedNet is the machine's network with larger UDP socket buffers,
+// batched writes (see batchConn) and a QUIC path beside ICE's (see
+// socket). It keeps no state: every call that
 // lists interfaces looks again, so a peer connection made after a network
 // change sees the new addresses.
 type bufferedNet struct {
@@ -31,7 +32,7 @@ func (bufferedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPC
 	// Best effort: a smaller buffer still works, only slower.
 	c.SetReadBuffer(udpBuffer)
 	c.SetWriteBuffer(udpBuffer)
-	return newBatchConn(c), nil
+	return newSocket(c), nil
 }
 
 func (bufferedNet) fresh() (*stdnet.Net, error) { return stdnet.NewNet() }

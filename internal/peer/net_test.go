@@ -15,7 +15,7 @@ func TestICESocketsGetLargeBuffers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	raw, err := c.(*batchConn).SyscallConn()
+	raw, err := c.(*socket).udp.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}

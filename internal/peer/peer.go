@@ -1,14 +1,17 @@
 // Package peer owns the WebRTC side of EpicShare: it configures Pion, runs
 // one PeerConnection per transfer through offer, answer and trickled ICE
-// candidates, and hands the caller the data channel as a flow-controlled
-// io.ReadWriteCloser. It knows nothing of files or of the broker: signals
-// come in through HandleSignal and go out through a send function.
+// candidates, and hands the caller a flow-controlled io.ReadWriteCloser:
+// a QUIC stream on the ICE-selected path between two EpicShare desktops
+// (see quic.go), the data channel otherwise. It knows nothing of files or
+// of the broker: signals come in through HandleSignal and go out through
+// a send function.
 package peer
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -39,7 +42,11 @@ type Config struct {
 	// Net, if set, replaces the operating system's network under ICE:
 	// tests pass a Pion virtual network (vnet) to add delay and loss. It
 	// also turns mDNS off.
-	Net    transport.Net
+	Net transport.Net
+	// NoQUIC keeps the data on the data channel even when the other
+	// side is an EpicShare desktop that offers QUIC (see quicWanted; the
+	// environment variable EPICSHARE_NO_QUIC does the same).
+	NoQUIC bool
 	Logger *slog.Logger
 }
 
@@ -137,10 +144,12 @@ func NewAPI(cfg Config) *webrtc.API {
 
 // Peer negotiates one PeerConnection with one remote peer.
 type Peer struct {
-	role Role
-	pc   *webrtc.PeerConnection
-	send func(wire.Signal)
-	log  *slog.Logger
+	role   Role
+	pc     *webrtc.PeerConnection
+	send   func(wire.Signal)
+	log    *slog.Logger
+	id     identity // the certificate of DTLS and QUIC
+	quicOK bool     // this side offers QUIC (see quicWanted)
 
 	mu         sync.Mutex
 	haveDesc   bool             // remote description set
@@ -149,6 +158,8 @@ type Peer struct {
 	failErr    error            //
 	opened     chan *stream     // the data channel, once open and detached
 	stream     *stream          // the same, for closing it when the connection fails
+	quic       *quicStream      // the QUIC stream, once the upgrade went through
+	remoteQUIC bool             // the remote description offers QUIC
 	back       chan struct{}    // while the connection is lost: closed when ICE connects again
 	restarts   int              // ICE restarts offered
 	describing bool             // a local description is being set and sent
@@ -165,7 +176,15 @@ func New(api *webrtc.API, cfg Config, role Role, send func(wire.Signal)) (*Peer,
 	if cfg.RelayOnly {
 		policy = webrtc.ICETransportPolicyRelay
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: servers, ICETransportPolicy: policy})
+	id, err := newIdentity()
+	if err != nil {
+		return nil, fmt.Errorf("create certificate: %w", err)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{
+		ICEServers:         servers,
+		ICETransportPolicy: policy,
+		Certificates:       []webrtc.Certificate{id.webrtc},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create peer connection: %w", err)
 	}
@@ -174,6 +193,8 @@ func New(api *webrtc.API, cfg Config, role Role, send func(wire.Signal)) (*Peer,
 		pc:     pc,
 		send:   send,
 		log:    cfg.logger(),
+		id:     id,
+		quicOK: quicWanted(cfg),
 		failed: make(chan struct{}),
 		closed: make(chan struct{}),
 		opened: make(chan *stream, 1),
@@ -216,9 +237,7 @@ func New(api *webrtc.API, cfg Config, role Role, send func(wire.Signal)) (*Peer,
 			return
 		}
 		p.fail(fmt.Errorf("%w: the connection between the two devices broke or never worked", ErrFailed))
-		if st != nil {
-			st.fail() // unblock whoever reads or writes the data channel
-		}
+		p.breakStreams() // unblock whoever reads or writes
 	})
 	if role == Offerer {
 		ordered := true
@@ -307,12 +326,23 @@ func (p *Peer) recover(back <-chan struct{}) {
 		case <-giveUp.C:
 			p.log.Info("connection lost for good", "after", giveUpAfter)
 			p.fail(fmt.Errorf("%w: the connection between the two devices broke and did not come back", ErrFailed))
-			p.mu.Lock()
-			st := p.stream
-			p.mu.Unlock()
-			st.fail()
+			p.breakStreams()
 			return
 		}
+	}
+}
+
+// breakStreams fails the data channel and the QUIC stream, if any:
+// blocked Reads and Writes return ErrBroken.
+func (p *Peer) breakStreams() {
+	p.mu.Lock()
+	st, q := p.stream, p.quic
+	p.mu.Unlock()
+	if q != nil {
+		q.fail()
+	}
+	if st != nil {
+		st.fail()
 	}
 }
 
@@ -347,7 +377,11 @@ func (p *Peer) describe(kind string, d webrtc.SessionDescription) error {
 	p.mu.Unlock()
 	err := p.pc.SetLocalDescription(d)
 	if err == nil {
-		p.send(wire.Signal{Kind: kind, SDP: d.SDP})
+		sdp := d.SDP
+		if p.quicOK {
+			sdp = withQUIC(sdp) // sent, and signed, but not Pion's business
+		}
+		p.send(wire.Signal{Kind: kind, SDP: sdp})
 	}
 	p.mu.Lock()
 	held := p.held
@@ -417,6 +451,7 @@ func (p *Peer) setRemote(d webrtc.SessionDescription) error {
 	}
 	p.mu.Lock()
 	p.haveDesc = true
+	p.remoteQUIC = offersQUIC(d.SDP)
 	pending := p.pending
 	p.pending = nil
 	p.mu.Unlock()
@@ -462,7 +497,25 @@ func (p *Peer) Connect(ctx context.Context) (*Conn, error) {
 	}
 	select {
 	case s := <-p.opened:
-		return &Conn{stream: s, peer: p}, nil
+		q, err := p.upgrade(ctx, s)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		c := &Conn{rwc: s, dc: s, peer: p}
+		if q != nil {
+			p.mu.Lock()
+			p.quic = q
+			p.mu.Unlock()
+			c.rwc, c.quic = q, q
+			select {
+			case <-p.failed: // failed during the upgrade: breakStreams missed q
+				q.fail()
+			default:
+			}
+		}
+		p.log.Info("data path", "transport", c.Transport())
+		return c, nil
 	case <-p.failed:
 		p.Close()
 		return nil, p.failErr
@@ -483,16 +536,39 @@ func (p *Peer) Close() error {
 	return err
 }
 
-// Conn is an open data channel to the remote peer.
+// Conn is an open connection to the remote peer: a byte stream over a
+// QUIC stream between two EpicShare desktops, else over the data
+// channel (see Transport).
 type Conn struct {
-	*stream
+	rwc  io.ReadWriteCloser // quic, or else dc
+	dc   *stream
+	quic *quicStream
 	peer *Peer
 }
 
-// Close closes the data channel and the PeerConnection.
+// Read reads what the other side wrote.
+func (c *Conn) Read(p []byte) (int, error) { return c.rwc.Read(p) }
+
+// Write writes p to the other side; one Write at a time.
+func (c *Conn) Write(p []byte) (int, error) { return c.rwc.Write(p) }
+
+// Close closes the streams, once what was written has been delivered
+// (waiting at most closeGrace), and the PeerConnection.
 func (c *Conn) Close() error {
-	c.stream.Close()
+	if c.quic != nil {
+		c.quic.Close()
+	}
+	c.dc.Close()
 	return c.peer.Close()
+}
+
+// Transport names what carries the data: "QUIC" or "SCTP" (the data
+// channel).
+func (c *Conn) Transport() string {
+	if c.quic != nil {
+		return "QUIC"
+	}
+	return "SCTP"
 }
 
 // VerificationCode is the short code both ends compute from the two DTLS
