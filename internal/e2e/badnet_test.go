@@ -155,7 +155,22 @@ func (h *hosts) transfer(t testing.TB, ctx context.Context, size int64, during f
 	if got, want := digest(t, out), digest(t, filepath.Dir(src)); got != want {
 		t.Fatalf("received:\n%s\nsent:\n%s", got, want)
 	}
+	wantTransport(t, logs)
 	return elapsed, logs
+}
+
+// wantTransport fails the test unless both desktops logged that QUIC
+// carried the data (the data channel, if EPICSHARE_NO_QUIC is set), so
+// that the bad links test the path that runs.
+func wantTransport(t testing.TB, logs string) {
+	t.Helper()
+	want := "transport=QUIC"
+	if v := os.Getenv("EPICSHARE_NO_QUIC"); v != "" && v != "0" {
+		want = "transport=SCTP"
+	}
+	if n := strings.Count(logs, want); n < 2 {
+		t.Fatalf("%d of the two sides logged %s:\n%s", n, want, logs)
+	}
 }
 
 func deadlineOf(ctx context.Context) time.Time {

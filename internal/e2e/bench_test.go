@@ -68,11 +68,21 @@ func usage(p *os.ProcessState) (cpu float64, rssMiB float64) {
 // and reports throughput, CPU seconds and peak RSS of each side.
 func BenchmarkSendReceive(b *testing.B) { benchSendReceive(b, benchSize) }
 
+// BenchmarkSendReceiveSCTP is BenchmarkSendReceive with QUIC turned off
+// (EPICSHARE_NO_QUIC): the data channel, as toward a browser.
+func BenchmarkSendReceiveSCTP(b *testing.B) { benchSendReceive(b, benchSize, noQUIC) }
+
+// noQUIC is the environment of a desktop that keeps the data on the
+// data channel.
+const noQUIC = "EPICSHARE_NO_QUIC=1"
+
 // BenchmarkSendReceive4GiB is the same with a 4 GiB file: its peak RSS,
 // next to the 1 GiB run's, shows whether memory stays flat in file size.
 func BenchmarkSendReceive4GiB(b *testing.B) { benchSendReceive(b, 4<<30) }
 
-func benchSendReceive(b *testing.B, size int64) {
+// benchSendReceive moves size bytes between two processes with env
+// added to their environment.
+func benchSendReceive(b *testing.B, size int64, env ...string) {
 	epicshare, _ := binaries(b)
 	src := bigFile(b, size)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -82,8 +92,10 @@ func benchSendReceive(b *testing.B, size int64) {
 		out, err := os.MkdirTemp("", "epicshare-bench-out-")
 		must(b, err)
 		sender := start(b, ctx, epicshare, append(append([]string{"send", "--server", server}, loopbackFlags...), src)...)
+		sender.cmd.Env = append(os.Environ(), env...)
 		link := sender.firstLine(b)
 		recv := start(b, ctx, epicshare, append(append([]string{"receive", "--out", out}, loopbackFlags...), link)...)
+		recv.cmd.Env = append(os.Environ(), env...)
 		t0 := time.Now()
 		recv.run(b)
 		if code := recv.exitCode(b, 20*time.Minute); code != 0 {

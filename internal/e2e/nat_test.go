@@ -252,7 +252,7 @@ func TestAcrossNATs(t *testing.T) {
 				t.Fatalf("link %q, want one on %s", link, srv.url)
 			}
 			dst := t.TempDir()
-			recv := lab.command(ctx, tc.to, srv.env(), epicshare, append(append([]string{"receive", "--out", dst}, ice...), link)...)
+			recv := lab.command(ctx, tc.to, srv.env(), epicshare, append(append([]string{"receive", "--verbose", "--out", dst}, ice...), link)...)
 			recv.run(t)
 			if code := recv.exitCode(t, 2*time.Minute); code != 0 {
 				t.Fatalf("receive exited %d:\n%s\nsender:\n%s\nserver:\n%s", code, recv.stderr, sender.stderr, lastLines(srv.p.stderr.String(), 30))
@@ -262,6 +262,15 @@ func TestAcrossNATs(t *testing.T) {
 			}
 			if !strings.Contains(recv.stderr.String(), "Connected ("+tc.path+")") {
 				t.Errorf("the receiver says:\n%s\nwant the path %q", recv.stderr, tc.path)
+			}
+			// Through the NATs the desktops move to QUIC on ICE's path;
+			// a relayed path keeps the data channel.
+			transport := "transport=QUIC"
+			if tc.path == "relayed (TURN)" {
+				transport = "transport=SCTP"
+			}
+			if !strings.Contains(recv.stderr.String(), transport) {
+				t.Errorf("the receiver logged:\n%s\nwant %s", recv.stderr, transport)
 			}
 			relayed := lab.relayed(srv) - before
 			if tc.path == "relayed (TURN)" && relayed < 8<<20 || tc.path != "relayed (TURN)" && relayed > 1<<20 {

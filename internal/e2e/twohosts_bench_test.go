@@ -62,7 +62,8 @@ func hostPrefix(ns string, cpu int) []string {
 
 // BenchmarkTwoHosts moves 1 GiB across the two-hosts topology with
 // "epicshare send" (and its built-in signaling server) on host A and
-// "epicshare receive" on host B, and with raw TCP between two processes
+// "epicshare receive" on host B (over QUIC, and as epicshare-sctp over
+// the data channel alone), and with raw TCP between two processes
 // placed the same way, and with the plain Pion channel of
 // BenchmarkPlainPion, in one run, and reports throughput, CPU seconds
 // per GiB and peak RSS of each side.
@@ -70,30 +71,36 @@ func BenchmarkTwoHosts(b *testing.B) {
 	a, bns := twoHosts(b)
 	src := bigFile(b, benchSize)
 	epicshare, _ := binaries(b)
-	b.Run("epicshare", func(b *testing.B) {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-		defer cancel()
-		for b.Loop() {
-			out, err := os.MkdirTemp("", "epicshare-bench-out-")
-			must(b, err)
-			sa := onHost(a, 0, epicshare, "send", "--interface", "h0", "--listen", hostA+":0", src)
-			sender := start(b, ctx, sa[0], sa[1:]...)
-			link := sender.firstLine(b)
-			ra := onHost(bns, 1, epicshare, "receive", "--interface", "h0", "--out", out, link)
-			recv := start(b, ctx, ra[0], ra[1:]...)
-			t0 := time.Now()
-			recv.run(b)
-			if code := recv.exitCode(b, 15*time.Minute); code != 0 {
-				b.Fatalf("receive exited %d:\n%s", code, recv.stderr)
+	epicshareRun := func(env ...string) func(*testing.B) {
+		return func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+			defer cancel()
+			for b.Loop() {
+				out, err := os.MkdirTemp("", "epicshare-bench-out-")
+				must(b, err)
+				sa := onHost(a, 0, epicshare, "send", "--interface", "h0", "--listen", hostA+":0", src)
+				sender := start(b, ctx, sa[0], sa[1:]...)
+				sender.cmd.Env = append(os.Environ(), env...)
+				link := sender.firstLine(b)
+				ra := onHost(bns, 1, epicshare, "receive", "--interface", "h0", "--out", out, link)
+				recv := start(b, ctx, ra[0], ra[1:]...)
+				recv.cmd.Env = append(os.Environ(), env...)
+				t0 := time.Now()
+				recv.run(b)
+				if code := recv.exitCode(b, 15*time.Minute); code != 0 {
+					b.Fatalf("receive exited %d:\n%s", code, recv.stderr)
+				}
+				elapsed := time.Since(t0)
+				if code := sender.exitCode(b, time.Minute); code != 0 {
+					b.Fatalf("send exited %d:\n%s", code, sender.stderr)
+				}
+				reportTransfer(b, benchSize, elapsed, sender.cmd.ProcessState, recv.cmd.ProcessState)
+				os.RemoveAll(out)
 			}
-			elapsed := time.Since(t0)
-			if code := sender.exitCode(b, time.Minute); code != 0 {
-				b.Fatalf("send exited %d:\n%s", code, sender.stderr)
-			}
-			reportTransfer(b, benchSize, elapsed, sender.cmd.ProcessState, recv.cmd.ProcessState)
-			os.RemoveAll(out)
 		}
-	})
+	}
+	b.Run("epicshare", epicshareRun())
+	b.Run("epicshare-sctp", epicshareRun(noQUIC)) // the data channel alone
 	b.Run("plain-pion", func(b *testing.B) {
 		for b.Loop() {
 			plainPion(b, hostPrefix(a, 0), hostPrefix(bns, 1), "h0", benchSize)
