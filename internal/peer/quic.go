@@ -184,13 +184,23 @@ func quicConfig() *quic.Config {
 		HandshakeIdleTimeout: quicHandshake,
 		// The connection outlives a lost path as long as the data
 		// channel would (see giveUpAfter); ICE keeps the path checked.
-		MaxIdleTimeout:          giveUpAfter,
-		KeepAlivePeriod:         iceKeepAlive,
-		MaxIncomingStreams:      1,
-		MaxIncomingUniStreams:   -1,
-		DisablePathMTUDiscovery: true,
+		MaxIdleTimeout:        giveUpAfter,
+		KeepAlivePeriod:       iceKeepAlive,
+		MaxIncomingStreams:    1,
+		MaxIncomingUniStreams: -1,
 	}
 }
+
+// quietBuffers keeps quic-go from printing (to the terminal, mid
+// progress bar) that it could not grow the socket's buffers: ICE opened
+// the socket with the buffers it could get (see udpBuffer), and QUIC
+// works with them. A value set by the user wins.
+var quietBuffers = sync.OnceFunc(func() {
+	const env = "QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING"
+	if _, set := os.LookupEnv(env); !set {
+		os.Setenv(env, "true")
+	}
+})
 
 // upgrade tries to move the connection to QUIC (see above) and returns
 // the QUIC stream, or nil to stay on the data channel. An error means
@@ -271,7 +281,8 @@ func (p *Peer) openQUIC(ctx context.Context) (*quicStream, error) {
 		}
 		p.log.Debug("QUIC path follows the selected pair", "pair", pair.String(), "direct", ok)
 	})
-	tr := &quic.Transport{Conn: path}
+	quietBuffers()
+	tr := &quic.Transport{Conn: packetConn(path)}
 	fail := func(err error) (*quicStream, error) {
 		tr.Close()
 		path.Close()

@@ -74,6 +74,9 @@ func (q *quicPath) moveTo(r *route) {
 		old.sock.quic.CompareAndSwap(q, nil)
 	}
 	if r != nil {
+		if old != nil && old.sock != r.sock {
+			dontFragment(r.sock)
+		}
 		r.sock.quic.Store(q)
 	}
 }
