@@ -24,6 +24,13 @@ import (
 // Pion's own udp.BatchConn does the same but runs a ticker at half its
 // interval for as long as the socket is open, busy or idle; this one
 // arms a timer only while datagrams wait.
+//
+// On Linux a run of datagrams of one size to one address (a burst of
+// QUIC or SCTP packets) leaves as one message with generic segmentation
+// offload (UDP_SEGMENT): the kernel walks its UDP and IP stack once per
+// run, not once per datagram, and the other side still receives the
+// same datagrams. A socket whose kernel or device refuses it goes back
+// to one message per datagram.
 const (
 	batchSize   = 32
 	batchWindow = 100 * time.Microsecond
@@ -44,7 +51,11 @@ type batchConn struct {
 	msgs   []ipv4.Message // the first n wait to be sent
 	bufs   [][]byte       // their buffers, reused
 	n      int
-	timer  *time.Timer // armed while datagrams wait
+	gso    bool           // coalesce runs (see segment)
+	runs   []ipv4.Message // the coalesced messages of a flush
+	firsts []int          // the first datagram of each
+	oobs   [][]byte       // their control messages, reused
+	timer  *time.Timer    // armed while datagrams wait
 	closed bool
 	last   netip.AddrPort // the last destination, and it as a net.Addr,
 	addr   net.Addr       // since a data channel writes to one address
@@ -64,6 +75,10 @@ func newBatchConn(c *net.UDPConn) transport.UDPConn {
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, 0, 1500)
 	}
+	b.gso = gsoSupported
+	b.runs = make([]ipv4.Message, 0, batchSize)
+	b.firsts = make([]int, 0, batchSize)
+	b.oobs = make([][]byte, batchSize)
 	b.timer = time.AfterFunc(time.Hour, b.flushNow)
 	b.timer.Stop()
 	return b
@@ -110,11 +125,15 @@ func (b *batchConn) queue(p []byte, to net.Addr) (int, error) {
 }
 
 // flush sends what waits. A datagram the kernel refuses is dropped, as
-// a lost one would be: SCTP and ICE retransmit.
+// a lost one would be: SCTP, QUIC and ICE retransmit.
 func (b *batchConn) flush() error {
 	b.timer.Stop()
+	from := 0
+	if b.gso {
+		from = b.flushRuns()
+	}
 	var err error
-	for sent := 0; sent < b.n; {
+	for sent := from; sent < b.n; {
 		k, werr := b.out.WriteBatch(b.msgs[sent:b.n], 0)
 		if werr != nil {
 			err = werr
@@ -127,6 +146,65 @@ func (b *batchConn) flush() error {
 	}
 	b.n = 0
 	return err
+}
+
+// maxRun bounds a coalesced run: the kernel takes at most 64 segments
+// and 64 KiB per message.
+const (
+	maxRunSegments = 64
+	maxRunBytes    = 60 << 10
+)
+
+// flushRuns sends what waits as coalesced runs and returns how many
+// datagrams went; the rest, if a run was refused, go one by one.
+func (b *batchConn) flushRuns() int {
+	b.runs, b.firsts = b.runs[:0], b.firsts[:0]
+	for i := 0; i < b.n; {
+		size, j, total := len(b.bufs[i]), i+1, len(b.bufs[i])
+		for j < b.n && j-i < maxRunSegments && total+len(b.bufs[j]) <= maxRunBytes &&
+			len(b.bufs[j]) <= size && sameAddr(b.msgs[j].Addr, b.msgs[i].Addr) {
+			total += len(b.bufs[j])
+			j++
+			if len(b.bufs[j-1]) < size {
+				break // a shorter one ends a run
+			}
+		}
+		m := ipv4.Message{Buffers: b.bufs[i:j], Addr: b.msgs[i].Addr}
+		if j-i > 1 {
+			b.oobs[len(b.runs)] = segment(b.oobs[len(b.runs)], size)
+			m.OOB = b.oobs[len(b.runs)]
+		}
+		b.runs = append(b.runs, m)
+		b.firsts = append(b.firsts, i)
+		i = j
+	}
+	for sent := 0; sent < len(b.runs); {
+		k, err := b.out.WriteBatch(b.runs[sent:], 0)
+		sent += k
+		if err != nil {
+			if sent < len(b.runs) && b.runs[sent].OOB != nil {
+				if gsoRefused(err) {
+					b.gso = false // for good: the kernel or the device cannot
+				}
+				return b.firsts[sent] // that run, and the rest, one by one
+			}
+			sent++ // a single datagram refused: dropped
+		}
+	}
+	for i := range b.runs {
+		b.runs[i] = ipv4.Message{}
+	}
+	return b.n
+}
+
+// sameAddr says whether a and c are the same UDP address.
+func sameAddr(a, c net.Addr) bool {
+	if a == c {
+		return true
+	}
+	ua, ok1 := a.(*net.UDPAddr)
+	uc, ok2 := c.(*net.UDPAddr)
+	return ok1 && ok2 && ua.Port == uc.Port && ua.IP.Equal(uc.IP) && ua.Zone == uc.Zone
 }
 
 func (b *batchConn) flushNow() {

@@ -125,3 +125,44 @@ func TestADeadlineSendsWhatWasWrittenBeforeIt(t *testing.T) {
 		t.Fatalf("second datagram %q", got[1])
 	}
 }
+
+// TestEqualDatagramsLeaveAsRunsAndArriveApart: a burst of equal-size
+// datagrams (what QUIC and SCTP send) leaves in coalesced runs, with a
+// shorter one ending a run, and still arrives datagram by datagram,
+// whole and in order.
+func TestEqualDatagramsLeaveAsRunsAndArriveApart(t *testing.T) {
+	b, r, to := batchPair(t)
+	if !gsoSupported {
+		t.Skip("no segmentation offload here")
+	}
+	var want [][]byte
+	for i := range 2*batchSize + 7 {
+		d := bytes.Repeat([]byte{byte(i)}, 1400)
+		if i%20 == 19 {
+			d = d[:300] // ends a run
+		}
+		copy(d, fmt.Sprintf("%05d:", i))
+		want = append(want, d)
+	}
+	b.mu.Lock()
+	for _, d := range want[:batchSize-1] {
+		b.queue(d, net.UDPAddrFromAddrPort(to))
+	}
+	b.queue(want[batchSize-1], net.UDPAddrFromAddrPort(to)) // fills the batch: flushed here
+	runs := len(b.firsts)
+	b.mu.Unlock()
+	if !b.gso {
+		t.Skip("this kernel refused segmentation offload")
+	}
+	if runs != 2 {
+		t.Errorf("%d datagrams (one of them short, 19th) left in %d messages, want 2", batchSize, runs)
+	}
+	for _, d := range want[batchSize:] {
+		b.WriteToAddrPort(d, to)
+	}
+	for i, d := range receive(t, r, len(want)) {
+		if !bytes.Equal(d, want[i]) {
+			t.Fatalf("datagram %d arrived as %d bytes %q…", i, len(d), d[:min(len(d), 6)])
+		}
+	}
+}
