@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"runtime"
@@ -135,6 +136,9 @@ func (b *batchConn) flush() error {
 	var err error
 	for sent := from; sent < b.n; {
 		k, werr := b.out.WriteBatch(b.msgs[sent:b.n], 0)
+		if werr == nil && k <= 0 {
+			werr = errNoProgress
+		}
 		if werr != nil {
 			err = werr
 			break
@@ -147,6 +151,9 @@ func (b *batchConn) flush() error {
 	b.n = 0
 	return err
 }
+
+// errNoProgress is a sendmmsg that sent nothing and said nothing.
+var errNoProgress = errors.New("sendmmsg sent nothing")
 
 // maxRun bounds a coalesced run: the kernel takes at most 64 segments
 // and 64 KiB per message.
@@ -180,7 +187,10 @@ func (b *batchConn) flushRuns() int {
 	}
 	for sent := 0; sent < len(b.runs); {
 		k, err := b.out.WriteBatch(b.runs[sent:], 0)
-		sent += k
+		sent += max(k, 0) // -1 with an error
+		if err == nil && k <= 0 {
+			err = errNoProgress
+		}
 		if err != nil {
 			if sent < len(b.runs) && b.runs[sent].OOB != nil {
 				if gsoRefused(err) {

@@ -166,3 +166,29 @@ func TestEqualDatagramsLeaveAsRunsAndArriveApart(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedRunsAreDroppedNotFatal: when the kernel refuses what waits
+// (here a destination port 0, EINVAL; a link that is down gives
+// ENETDOWN), the batch drops it as a lost packet and goes on.
+func TestRefusedRunsAreDroppedNotFatal(t *testing.T) {
+	b, r, to := batchPair(t)
+	nowhere := netip.AddrPortFrom(to.Addr(), 0)
+	b.mu.Lock()
+	for i := range batchSize - 1 {
+		d := bytes.Repeat([]byte{byte(i)}, 1200)
+		if i%2 == 0 {
+			b.queue(d, net.UDPAddrFromAddrPort(nowhere))
+		} else {
+			b.queue(d[:100], net.UDPAddrFromAddrPort(nowhere))
+		}
+	}
+	err := b.flush()
+	b.mu.Unlock()
+	if err == nil {
+		t.Error("a batch to port 0 went without an error")
+	}
+	b.WriteToAddrPort([]byte("after"), to)
+	if got := receive(t, r, 1); string(got[0]) != "after" {
+		t.Fatalf("got %q", got[0])
+	}
+}
