@@ -102,7 +102,7 @@ fuzz: ## run each fuzz target for FUZZTIME executions (default 5000x; a count, n
 		done; \
 	done
 
-bench: deps build ## 1 GiB and 4 GiB transfers vs raw TCP and plain Pion, on loopback and across two pinned hosts, first byte, broker alone and as three nodes through NATS (10,000 idle peers, same- vs cross-node latency), browsers both ways, across NATs direct and through the built-in TURN, bad links; write bench/results.md
+bench: deps build ## 1 GiB and 4 GiB transfers (QUIC between desktops, and the data channel alone) vs raw TCP and plain Pion, on loopback and across two pinned hosts, first byte, broker alone and as three nodes through NATS (10,000 idle peers, same- vs cross-node latency), browsers both ways, across NATs direct and through the built-in TURN, bad links; write bench/results.md
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCHCOUNT) -timeout 60m ./internal/e2e | tee bench.out
 	$(GO) run ./tools/benchtable < bench.out > bench/results.md
 	cat bench/levers.md >> bench/results.md
