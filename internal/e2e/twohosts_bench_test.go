@@ -75,28 +75,10 @@ func BenchmarkTwoHosts(b *testing.B) {
 		return func(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 			defer cancel()
-			for b.Loop() {
-				out, err := os.MkdirTemp("", "epicshare-bench-out-")
-				must(b, err)
-				sa := onHost(a, 0, epicshare, "send", "--interface", "h0", "--listen", hostA+":0", src)
-				sender := start(b, ctx, sa[0], sa[1:]...)
-				sender.cmd.Env = append(os.Environ(), env...)
-				link := sender.firstLine(b)
-				ra := onHost(bns, 1, epicshare, "receive", "--interface", "h0", "--out", out, link)
-				recv := start(b, ctx, ra[0], ra[1:]...)
-				recv.cmd.Env = append(os.Environ(), env...)
-				t0 := time.Now()
-				recv.run(b)
-				if code := recv.exitCode(b, 15*time.Minute); code != 0 {
-					b.Fatalf("receive exited %d:\n%s", code, recv.stderr)
-				}
-				elapsed := time.Since(t0)
-				if code := sender.exitCode(b, time.Minute); code != 0 {
-					b.Fatalf("send exited %d:\n%s", code, sender.stderr)
-				}
-				reportTransfer(b, benchSize, elapsed, sender.cmd.ProcessState, recv.cmd.ProcessState)
-				os.RemoveAll(out)
-			}
+			send := onHost(a, 0, epicshare, "send", "--interface", "h0", "--listen", hostA+":0", src)
+			benchTransfer(b, ctx, benchSize, env, send, func(out, link string) []string {
+				return onHost(bns, 1, epicshare, "receive", "--interface", "h0", "--out", out, link)
+			})
 		}
 	}
 	b.Run("epicshare", epicshareRun())

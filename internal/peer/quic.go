@@ -31,11 +31,11 @@ import (
 // ICE-selected UDP path. A data channel costs its sender and receiver
 // per datagram: Pion's SCTP sends fixed 1,191-byte packets, each through
 // DTLS, a goroutine hand-off or two and a lock-heavy association, and
-// tops out near 50 MB/s at ~15–20 CPU-seconds per GiB on a 1500-MTU
-// link between two machines. quic-go on the same link, socket and
-// cores moved the same bytes at over three times the rate for a third
-// of the CPU (bench/levers.md). Browsers speak no QUIC to a peer, so
-// they keep the data channel.
+// tops out near 50 MB/s at ~18 / 11 CPU-seconds per GiB (sender /
+// receiver) on a 1500-MTU link between two machines. quic-go on the same
+// link, socket and cores moved the same bytes at over four times the
+// rate for a fifth of the CPU (bench/levers.md, 2026-12-08). Browsers
+// speak no QUIC to a peer, so they keep the data channel.
 //
 // Nothing about the trust changes. Each side offers QUIC with a line in
 // its SDP (quicAttribute), which the handshake's MAC covers like the
@@ -324,7 +324,7 @@ func (p *Peer) openQUIC(ctx context.Context) (*quicStream, error) {
 		conn.CloseWithError(quicRefused, "")
 		return fail(err)
 	}
-	return &quicStream{st: st, conn: conn, tr: tr, path: path, sawEnd: make(chan struct{}), closed: make(chan struct{})}, nil
+	return &quicStream{st: st, conn: conn, tr: tr, path: path, sawEnd: make(chan struct{})}, nil
 }
 
 // QUIC application error codes.
@@ -345,10 +345,9 @@ type quicStream struct {
 	path *quicPath
 	dc   *stream // for the close handshake
 
-	rmu, wmu  sync.Mutex // one Read, one Write at a time (Close takes them too)
-	sawEnd    chan struct{}
+	rmu, wmu  sync.Mutex    // one Read, one Write at a time (Close takes them too)
+	sawEnd    chan struct{} // closed once a Read ended (the peer's FIN, or an error)
 	endOnce   sync.Once
-	closed    chan struct{}
 	closing   atomic.Bool
 	failed    atomic.Bool
 	closeOnce sync.Once
@@ -363,19 +362,13 @@ func (q *quicStream) Read(b []byte) (int, error) {
 		if err != nil {
 			q.endOnce.Do(func() { close(q.sawEnd) })
 		}
-		if q.closing.Load() {
-			if err != nil {
-				return 0, q.mapErr(err)
-			}
+		switch {
+		case err == nil && q.closing.Load():
 			continue // closed by this side: what still comes is drained
+		case err == nil, n > 0 && !q.closing.Load():
+			return n, nil // an error comes again with the next Read
 		}
-		if err != nil && n > 0 {
-			return n, nil // the error comes again with the next Read
-		}
-		if err != nil {
-			return 0, q.mapErr(err)
-		}
-		return n, nil
+		return 0, q.mapErr(err)
 	}
 }
 
@@ -450,7 +443,6 @@ func (q *quicStream) Close() error {
 			q.dc.Read(b[:]) // the other side's markEnd, or the deadline
 		}
 		q.shut(quicDone)
-		close(q.closed)
 	})
 	return nil
 }
