@@ -48,37 +48,51 @@ export class Sha256 {
     return this;
   }
 
-  // compress hashes the 64-byte blocks of b from off up to end, keeping
-  // the state in local int32 variables: V8 then runs it without boxing.
-  compress(b, off, end = off + 64) {
-    const w = this.w, H = this.h;
-    let h0 = H[0], h1 = H[1], h2 = H[2], h3 = H[3], h4 = H[4], h5 = H[5], h6 = H[6], h7 = H[7];
+  // compress hashes the 64-byte blocks of m from off up to end. The
+  // state stays in local int32 variables (V8 then runs it unboxed), and
+  // the rounds are unrolled by eight so that the variables trade roles
+  // instead of moving: round r+1's a is round r's h.
+  compress(m, off, end = off + 64) {
+    const w = this.w, H = this.h, v = new DataView(m.buffer, m.byteOffset, m.byteLength);
+    let a = H[0], b = H[1], c = H[2], d = H[3], e = H[4], f = H[5], g = H[6], h = H[7], x;
     for (let p = off; p < end; p += 64) {
-      for (let t = 0; t < 16; t++) {
-        const j = p + 4 * t;
-        w[t] = (b[j] << 24) | (b[j + 1] << 16) | (b[j + 2] << 8) | b[j + 3];
-      }
+      for (let t = 0; t < 16; t++) w[t] = v.getInt32(p + 4 * t);
       for (let t = 16; t < 64; t++) {
         const x = w[t - 15], y = w[t - 2];
         const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
         const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
         w[t] = (((w[t - 16] + s0) | 0) + ((w[t - 7] + s1) | 0)) | 0;
       }
-      let a = h0, bb = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7;
-      for (let t = 0; t < 64; t++) {
-        const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-        const ch = (e & f) ^ (~e & g);
-        const t1 = (((((h + S1) | 0) + ch) | 0) + ((K[t] + w[t]) | 0)) | 0;
-        const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-        const maj = (a & bb) ^ (a & c) ^ (bb & c);
-        const t2 = (S0 + maj) | 0;
-        h = g; g = f; f = e; e = (d + t1) | 0;
-        d = c; c = bb; bb = a; a = (t1 + t2) | 0;
+      for (let t = 0; t < 64; t += 8) {
+        x = ((((h + ((((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))))) | 0) + (((e & f) ^ (~e & g)) + ((K[t + 0] + w[t + 0]) | 0) | 0)) | 0);
+        d = (d + x) | 0;
+        h = (x + (((((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) + ((a & b) ^ (a & c) ^ (b & c))) | 0)) | 0;
+        x = ((((g + ((((d >>> 6) | (d << 26)) ^ ((d >>> 11) | (d << 21)) ^ ((d >>> 25) | (d << 7))))) | 0) + (((d & e) ^ (~d & f)) + ((K[t + 1] + w[t + 1]) | 0) | 0)) | 0);
+        c = (c + x) | 0;
+        g = (x + (((((h >>> 2) | (h << 30)) ^ ((h >>> 13) | (h << 19)) ^ ((h >>> 22) | (h << 10))) + ((h & a) ^ (h & b) ^ (a & b))) | 0)) | 0;
+        x = ((((f + ((((c >>> 6) | (c << 26)) ^ ((c >>> 11) | (c << 21)) ^ ((c >>> 25) | (c << 7))))) | 0) + (((c & d) ^ (~c & e)) + ((K[t + 2] + w[t + 2]) | 0) | 0)) | 0);
+        b = (b + x) | 0;
+        f = (x + (((((g >>> 2) | (g << 30)) ^ ((g >>> 13) | (g << 19)) ^ ((g >>> 22) | (g << 10))) + ((g & h) ^ (g & a) ^ (h & a))) | 0)) | 0;
+        x = ((((e + ((((b >>> 6) | (b << 26)) ^ ((b >>> 11) | (b << 21)) ^ ((b >>> 25) | (b << 7))))) | 0) + (((b & c) ^ (~b & d)) + ((K[t + 3] + w[t + 3]) | 0) | 0)) | 0);
+        a = (a + x) | 0;
+        e = (x + (((((f >>> 2) | (f << 30)) ^ ((f >>> 13) | (f << 19)) ^ ((f >>> 22) | (f << 10))) + ((f & g) ^ (f & h) ^ (g & h))) | 0)) | 0;
+        x = ((((d + ((((a >>> 6) | (a << 26)) ^ ((a >>> 11) | (a << 21)) ^ ((a >>> 25) | (a << 7))))) | 0) + (((a & b) ^ (~a & c)) + ((K[t + 4] + w[t + 4]) | 0) | 0)) | 0);
+        h = (h + x) | 0;
+        d = (x + (((((e >>> 2) | (e << 30)) ^ ((e >>> 13) | (e << 19)) ^ ((e >>> 22) | (e << 10))) + ((e & f) ^ (e & g) ^ (f & g))) | 0)) | 0;
+        x = ((((c + ((((h >>> 6) | (h << 26)) ^ ((h >>> 11) | (h << 21)) ^ ((h >>> 25) | (h << 7))))) | 0) + (((h & a) ^ (~h & b)) + ((K[t + 5] + w[t + 5]) | 0) | 0)) | 0);
+        g = (g + x) | 0;
+        c = (x + (((((d >>> 2) | (d << 30)) ^ ((d >>> 13) | (d << 19)) ^ ((d >>> 22) | (d << 10))) + ((d & e) ^ (d & f) ^ (e & f))) | 0)) | 0;
+        x = ((((b + ((((g >>> 6) | (g << 26)) ^ ((g >>> 11) | (g << 21)) ^ ((g >>> 25) | (g << 7))))) | 0) + (((g & h) ^ (~g & a)) + ((K[t + 6] + w[t + 6]) | 0) | 0)) | 0);
+        f = (f + x) | 0;
+        b = (x + (((((c >>> 2) | (c << 30)) ^ ((c >>> 13) | (c << 19)) ^ ((c >>> 22) | (c << 10))) + ((c & d) ^ (c & e) ^ (d & e))) | 0)) | 0;
+        x = ((((a + ((((f >>> 6) | (f << 26)) ^ ((f >>> 11) | (f << 21)) ^ ((f >>> 25) | (f << 7))))) | 0) + (((f & g) ^ (~f & h)) + ((K[t + 7] + w[t + 7]) | 0) | 0)) | 0);
+        e = (e + x) | 0;
+        a = (x + (((((b >>> 2) | (b << 30)) ^ ((b >>> 13) | (b << 19)) ^ ((b >>> 22) | (b << 10))) + ((b & c) ^ (b & d) ^ (c & d))) | 0)) | 0;
       }
-      h0 = (h0 + a) | 0; h1 = (h1 + bb) | 0; h2 = (h2 + c) | 0; h3 = (h3 + d) | 0;
-      h4 = (h4 + e) | 0; h5 = (h5 + f) | 0; h6 = (h6 + g) | 0; h7 = (h7 + h) | 0;
+      a = (a + H[0]) | 0; b = (b + H[1]) | 0; c = (c + H[2]) | 0; d = (d + H[3]) | 0;
+      e = (e + H[4]) | 0; f = (f + H[5]) | 0; g = (g + H[6]) | 0; h = (h + H[7]) | 0;
+      H[0] = a; H[1] = b; H[2] = c; H[3] = d; H[4] = e; H[5] = f; H[6] = g; H[7] = h;
     }
-    H[0] = h0; H[1] = h1; H[2] = h2; H[3] = h3; H[4] = h4; H[5] = h5; H[6] = h6; H[7] = h7;
   }
 
   // clone copies the state, so a prefix's digest can be taken while the
