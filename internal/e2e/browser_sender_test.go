@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/epicshare/epicshare/internal/memtune"
 	"github.com/epicshare/epicshare/internal/peer"
 	"github.com/epicshare/epicshare/internal/rendezvous"
 	"github.com/epicshare/epicshare/internal/session"
@@ -282,7 +283,9 @@ func caseServer(t *testing.T, ctx context.Context, c string) (server *url.URL, h
 func caseConfig() (*testutil.Buffer, session.Config) {
 	log := &testutil.Buffer{}
 	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return log, session.Config{Peer: peer.Config{Interfaces: []string{"v0"}, Logger: logger}, Logger: logger}
+	// GC as the app and the CLI set it, so that the benchmark's desktop
+	// side costs what a user's does.
+	return log, session.Config{Peer: peer.Config{Interfaces: []string{"v0"}, Logger: logger}, Logger: logger, GC: new(memtune.Tuner)}
 }
 
 // statusWaiter returns a wait for the page's status line to say want.
