@@ -1,12 +1,15 @@
 // Runs the pages' own handshake and frame code under node, without a
 // browser, against the golden vectors Go writes (internal/wire/testdata/
-// handshake-vectors.json). Exits non-zero, naming each mismatch.
+// handshake-vectors.json), and the pages' SHA-256 against node's.
+// Exits non-zero, naming each mismatch.
 import { readFileSync } from "node:fs";
 import { Auth, deriveKey, macInput, signalBody, tag, verificationCode } from "../web/auth.js";
 import { cancelFrame, joined, parseCancel, parseFrame } from "../web/frames.js";
 import { Sender, manifest } from "../web/sender.js";
 import { Receiver } from "../web/receiver.js";
 import * as P from "../web/proto.js";
+import { Sha256, sha256 } from "../web/sha256.js";
+import { createHash } from "node:crypto";
 
 const v = JSON.parse(readFileSync(process.argv[2], "utf8"));
 let bad = 0;
@@ -93,5 +96,29 @@ const hostile = await roundTrip(items, (m) => { m.entries[1].size = 10; return m
 check("more than announced", hostile.rx.startsWith("refused: more data than announced") && hostile.tx.includes(P.CANCEL_PROTOCOL), true);
 function concatLen(parts) { return parts.reduce((n, p) => n + p.length, 0); }
 
+// The page's SHA-256 against node's (OpenSSL): every length around the
+// block and padding edges and some long ones, fed whole and in pieces of
+// random sizes, from views that start at any byte of their buffer (a
+// frame's payload starts at byte 5 of its message).
+let seed = 1;
+const rnd = (n) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+for (const n of [...Array(260).keys(), 1000, 4095, 4096, 65531, 200003]) {
+  const buf = new Uint8Array(n + 7);
+  for (let i = 0; i < buf.length; i++) buf[i] = rnd(256);
+  const data = buf.subarray(n % 8, n % 8 + n);
+  const want = createHash("sha256").update(data).digest("hex");
+  const h = new Sha256();
+  for (let o = 0; o < n; ) { const k = Math.min(n - o, rnd(300)); h.update(data.subarray(o, o + k)); o += k; }
+  if (hex(sha256(data)) !== want || hex(h.digest()) !== want) check(`SHA-256 of ${n} bytes (the reference is node's here)`, "a different digest", want);
+}
+// A clone hashes the prefix it was taken at, and the original goes on
+// to the whole.
+const sevens = new Uint8Array(150).fill(7);
+const whole = new Sha256().update(sevens.subarray(0, 100));
+const prefix = whole.clone().digest();
+whole.update(sevens.subarray(100));
+check("SHA-256 of a clone", hex(prefix), createHash("sha256").update(sevens.subarray(0, 100)).digest("hex"));
+check("SHA-256 after a clone", hex(whole.digest()), createHash("sha256").update(sevens).digest("hex"));
+
 if (bad) process.exit(1);
-console.log(`ok: ${v.keys.length} keys, ${v.macs.length} tags, ${v.verification.length} codes, frames, a JS round trip`);
+console.log(`ok: ${v.keys.length} keys, ${v.macs.length} tags, ${v.verification.length} codes, frames, a JS round trip, SHA-256 of ${260 + 5} lengths`);
