@@ -51,7 +51,10 @@ export class Sha256 {
   // compress hashes the 64-byte blocks of m from off up to end. The
   // state stays in local int32 variables (V8 then runs it unboxed), and
   // the rounds are unrolled by eight so that the variables trade roles
-  // instead of moving: round r+1's a is round r's h.
+  // instead of moving: round r+1's a is round r's h. They are written
+  // out on purpose: in node 20 this ran at 205-217 MB/s, one round per
+  // turn at 168-185, and the same rounds through small helper functions
+  // (sum0, ch, maj…) at 76-126.
   compress(m, off, end = off + 64) {
     const w = this.w, H = this.h, v = new DataView(m.buffer, m.byteOffset, m.byteLength);
     let a = H[0], b = H[1], c = H[2], d = H[3], e = H[4], f = H[5], g = H[6], h = H[7], x;

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -502,12 +501,12 @@ func (p *Peer) Connect(ctx context.Context) (*Conn, error) {
 			p.Close()
 			return nil, err
 		}
-		c := &Conn{rwc: s, dc: s, peer: p}
+		c := &Conn{dc: s, peer: p}
 		if q != nil {
 			p.mu.Lock()
 			p.quic = q
 			p.mu.Unlock()
-			c.rwc, c.quic = q, q
+			c.quic = q
 			select {
 			case <-p.failed: // failed during the upgrade: breakStreams missed q
 				q.fail()
@@ -540,17 +539,26 @@ func (p *Peer) Close() error {
 // QUIC stream between two EpicShare desktops, else over the data
 // channel (see Transport).
 type Conn struct {
-	rwc  io.ReadWriteCloser // quic, or else dc
 	dc   *stream
-	quic *quicStream
+	quic *quicStream // nil: the data goes over dc
 	peer *Peer
 }
 
 // Read reads what the other side wrote.
-func (c *Conn) Read(p []byte) (int, error) { return c.rwc.Read(p) }
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.quic != nil {
+		return c.quic.Read(p)
+	}
+	return c.dc.Read(p)
+}
 
 // Write writes p to the other side; one Write at a time.
-func (c *Conn) Write(p []byte) (int, error) { return c.rwc.Write(p) }
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.quic != nil {
+		return c.quic.Write(p)
+	}
+	return c.dc.Write(p)
+}
 
 // Close closes the streams, once what was written has been delivered
 // (waiting at most closeGrace), and the PeerConnection.

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -144,15 +146,9 @@ func matchesFingerprint(fp string, cert []byte) bool {
 	if !ok || !strings.EqualFold(alg, "sha-256") {
 		return false
 	}
+	want, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(value), ":", ""))
 	sum := sha256.Sum256(cert)
-	var b strings.Builder
-	for i, c := range sum {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		fmt.Fprintf(&b, "%02X", c)
-	}
-	return strings.EqualFold(strings.TrimSpace(value), b.String())
+	return err == nil && bytes.Equal(want, sum[:])
 }
 
 // tlsConfig is the TLS of a QUIC upgrade: ours is id, the peer's must

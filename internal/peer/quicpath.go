@@ -155,9 +155,7 @@ func (q *quicPath) WriteTo(b []byte, _ net.Addr) (int, error) {
 	if r == nil {
 		return len(b), nil // no route: lost, as on a network
 	}
-	if _, err := r.sock.WriteToAddrPort(b, r.remote); err != nil {
-		return len(b), nil // dropped; QUIC retransmits
-	}
+	r.sock.WriteToAddrPort(b, r.remote) // an error drops it; QUIC retransmits
 	return len(b), nil
 }
 
